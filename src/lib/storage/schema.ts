@@ -1,0 +1,77 @@
+import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import type {
+  DatasetVersion,
+  ImportRecord,
+  ModelRecord,
+  Project,
+  RunRecord,
+  SampleRecord,
+  StagedFile,
+} from '../data/types';
+
+/**
+ * The one IndexedDB schema of Hearth. Every store is written by the repositories in
+ * this folder; nothing else opens the database.
+ */
+export interface HearthDB extends DBSchema {
+  projects: { key: string; value: Project };
+  samples: {
+    key: number;
+    value: SampleRecord;
+    indexes: {
+      'by-project': string;
+      /** Unique: one sample per (project, key). Makes resumed imports idempotent. */
+      'by-project-key': [string, string];
+      'by-project-file': [string, string];
+    };
+  };
+  versions: {
+    key: number;
+    value: DatasetVersion;
+    indexes: { 'by-project-number': [string, number] };
+  };
+  imports: { key: string; value: ImportRecord; indexes: { 'by-project': string } };
+  staged: { key: [string, string]; value: StagedFile; indexes: { 'by-import': string } };
+  runs: { key: string; value: RunRecord; indexes: { 'by-project': string } };
+  models: { key: string; value: ModelRecord; indexes: { 'by-project': string } };
+  /** Small per-project or global settings (`forcedBackend`, UI choices…). */
+  settings: { key: string; value: { key: string; value: unknown } };
+}
+
+export const DB_NAME = 'hearth';
+export const DB_VERSION = 1;
+
+export type HearthDb = IDBPDatabase<HearthDB>;
+
+/**
+ * Opens (and migrates) the database. Migrations are cumulative `if (oldVersion < N)`
+ * blocks: never edit a released block, add a new one and bump DB_VERSION.
+ */
+export function openHearthDb(name = DB_NAME): Promise<HearthDb> {
+  return openDB<HearthDB>(name, DB_VERSION, {
+    upgrade(db, oldVersion) {
+      if (oldVersion < 1) {
+        db.createObjectStore('projects', { keyPath: 'id' });
+        const samples = db.createObjectStore('samples', { keyPath: 'id', autoIncrement: true });
+        samples.createIndex('by-project', 'projectId');
+        samples.createIndex('by-project-key', ['projectId', 'key'], { unique: true });
+        samples.createIndex('by-project-file', ['projectId', 'fileName']);
+        const versions = db.createObjectStore('versions', { keyPath: 'id', autoIncrement: true });
+        versions.createIndex('by-project-number', ['projectId', 'number'], { unique: true });
+        const imports = db.createObjectStore('imports', { keyPath: 'id' });
+        imports.createIndex('by-project', 'projectId');
+        const staged = db.createObjectStore('staged', { keyPath: ['importId', 'key'] });
+        staged.createIndex('by-import', 'importId');
+        const runs = db.createObjectStore('runs', { keyPath: 'id' });
+        runs.createIndex('by-project', 'projectId');
+        const models = db.createObjectStore('models', { keyPath: 'id' });
+        models.createIndex('by-project', 'projectId');
+        db.createObjectStore('settings', { keyPath: 'key' });
+      }
+    },
+    blocking(_current, _blocked, event) {
+      // Another tab wants a newer schema: close ours so it can upgrade instead of both hanging.
+      (event.target as IDBDatabase).close();
+    },
+  });
+}
