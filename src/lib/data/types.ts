@@ -82,6 +82,13 @@ export interface SampleRecord {
 /** Sample metadata without pixels or original bytes: what lists and filters need. */
 export type SampleMeta = Omit<SampleRecord, 'pixelsHwc' | 'original'>;
 
+/** The heavy part of a sample, stored apart from its metadata under the same id. */
+export interface SamplePixels {
+  id: number;
+  pixelsHwc: Uint8Array;
+  original: OriginalFile | null;
+}
+
 /**
  * An immutable, columnar snapshot of a project's samples at one moment. Pixels are
  * immutable per sample id, so ids plus the metadata columns pin the data exactly.

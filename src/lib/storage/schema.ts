@@ -5,7 +5,8 @@ import type {
   ModelRecord,
   Project,
   RunRecord,
-  SampleRecord,
+  SampleMeta,
+  SamplePixels,
   StagedFile,
 } from '../data/types';
 
@@ -15,9 +16,10 @@ import type {
  */
 export interface HearthDB extends DBSchema {
   projects: { key: string; value: Project };
+  /** Sample metadata only, so scans (versions, CSV matching, browsing) never read pixels. */
   samples: {
     key: number;
-    value: SampleRecord;
+    value: SampleMeta;
     indexes: {
       'by-project': string;
       /** Unique: one sample per (project, key). Makes resumed imports idempotent. */
@@ -25,6 +27,8 @@ export interface HearthDB extends DBSchema {
       'by-project-file': [string, string];
     };
   };
+  /** Pixels and original bytes of a sample, keyed by the sample's id, written with it. */
+  pixels: { key: number; value: SamplePixels };
   versions: {
     key: number;
     value: DatasetVersion;
@@ -56,6 +60,7 @@ export function openHearthDb(name = DB_NAME): Promise<HearthDb> {
         samples.createIndex('by-project', 'projectId');
         samples.createIndex('by-project-key', ['projectId', 'key'], { unique: true });
         samples.createIndex('by-project-file', ['projectId', 'fileName']);
+        db.createObjectStore('pixels', { keyPath: 'id' });
         const versions = db.createObjectStore('versions', { keyPath: 'id', autoIncrement: true });
         versions.createIndex('by-project-number', ['projectId', 'number'], { unique: true });
         const imports = db.createObjectStore('imports', { keyPath: 'id' });
