@@ -15,5 +15,5 @@ function step(title, cmd, args) {
 ensureChromium();
 step('typecheck and lint', 'npm', ['run', '--silent', 'check']);
 step('unit tests (Node)', 'npx', ['vitest', 'run']);
-step('build', 'npx', ['vite', 'build']);
+step('build', 'npm', ['run', '--silent', 'build']);
 step('e2e tests (Chromium)', 'npx', ['playwright', 'test']);
