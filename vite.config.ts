@@ -3,6 +3,7 @@ import { defineConfig, type Plugin } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { fileURLToPath } from 'node:url';
 import { CSP } from './scripts/csp.mjs';
+import { serviceWorker } from './scripts/sw-plugin.mjs';
 
 /** The built page carries its CSP itself, so any static host keeps requests on-origin. */
 function cspMeta(): Plugin {
@@ -15,7 +16,7 @@ function cspMeta(): Plugin {
 }
 
 export default defineConfig({
-  plugins: [svelte(), cspMeta()],
+  plugins: [svelte(), cspMeta(), serviceWorker()],
   resolve: {
     alias: { $lib: fileURLToPath(new URL('./src/lib', import.meta.url)) },
   },
