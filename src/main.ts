@@ -1,6 +1,14 @@
 import { mount } from 'svelte';
+import './ui/app.css';
 import App from './ui/App.svelte';
+import { savedForcedBackend } from './ui/state/compute.svelte';
+import { registerServiceWorker } from './ui/register-sw';
+import { ComputeClient } from './worker-client/compute-client';
+import { dataClient } from './worker-client/data-client';
 
 const target = document.getElementById('app');
 if (!target) throw new Error('index.html lacks #app');
-export default mount(App, { target });
+void registerServiceWorker();
+// A backend the user forced earlier is started directly, skipping the ten-second probe.
+const compute = new ComputeClient({ force: savedForcedBackend() });
+export default mount(App, { target, props: { data: dataClient, compute } });

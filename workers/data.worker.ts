@@ -1,0 +1,66 @@
+/**
+ * The data worker: decoding and storage. Wiring only — every function is in src/lib.
+ * It owns its own IndexedDB connection; the main thread never holds pixels it does
+ * not show.
+ */
+import { expose, transfer } from 'comlink';
+import type { ProgressFn } from '../src/lib/jobs/progress';
+import { openHearthDb, type HearthDb } from '../src/lib/storage/schema';
+import { createProject, deleteProject, getProject, listProjects } from '../src/lib/storage/projects';
+import { getPixels, getSampleMeta } from '../src/lib/storage/samples';
+import {
+  filterVersion,
+  getVersion,
+  latestVersion,
+  versionCounts,
+  type VersionFilter,
+} from '../src/lib/storage/versions';
+import { requestPersistence, storageInfo } from '../src/lib/storage/quota';
+import { getImport, resumeImport, startImport, unfinishedImports, type DroppedFile } from '../src/lib/data/import/import-job';
+import { browserDecoder } from '../src/lib/data/import/browser-decoder';
+import { SAMPLE_DATASETS, type SampleDatasetId } from '../src/lib/data/samples/catalog';
+import { loadSampleDataset } from '../src/lib/data/samples/load';
+import { JobRegistry } from '../src/lib/jobs/registry';
+import { fetchDatasetFile } from '../src/lib/data/fetch-dataset';
+
+let dbPromise: Promise<HearthDb> | null = null;
+const db = (): Promise<HearthDb> => (dbPromise ??= openHearthDb());
+const jobs = new JobRegistry();
+
+const api = {
+  listProjects: async () => listProjects(await db()),
+  getProject: async (id: string) => getProject(await db(), id),
+  createProject: async (init: Parameters<typeof createProject>[1]) => createProject(await db(), init),
+  deleteProject: async (id: string) => deleteProject(await db(), id),
+  latestVersion: async (projectId: string) => latestVersion(await db(), projectId),
+  versionCounts: async (versionId: number, filter?: VersionFilter) =>
+    versionCounts(await getVersion(await db(), versionId), filter),
+  filterVersion: async (versionId: number, filter: VersionFilter) => {
+    const indices = filterVersion(await getVersion(await db(), versionId), filter);
+    return transfer(indices, [indices.buffer]);
+  },
+  getSampleMeta: async (id: number) => getSampleMeta(await db(), id),
+  getPixels: async (ids: number[]) => getPixels(await db(), ids),
+  sampleDatasets: () =>
+    SAMPLE_DATASETS.map((d) => ({ id: d.id, name: d.name, description: d.description, samples: d.samples })),
+  loadSampleDataset: async (jobId: string, id: SampleDatasetId, onProgress: ProgressFn) =>
+    jobs.run(jobId, async (cancel) =>
+      loadSampleDataset(await db(), id, fetchDatasetFile, { onProgress, cancel }),
+    ),
+  importFiles: async (jobId: string, projectId: string, files: DroppedFile[], onProgress: ProgressFn) =>
+    jobs.run(jobId, async (cancel) =>
+      startImport(await db(), projectId, files, { decoder: browserDecoder, onProgress, cancel }),
+    ),
+  unfinishedImports: async () => unfinishedImports(await db()),
+  resumeImport: async (jobId: string, importId: string, onProgress: ProgressFn) =>
+    jobs.run(jobId, async (cancel) =>
+      resumeImport(await db(), importId, { decoder: browserDecoder, onProgress, cancel }),
+    ),
+  getImport: async (importId: string) => getImport(await db(), importId),
+  storage: () => storageInfo(),
+  persist: () => requestPersistence(),
+  cancel: (jobId: string) => jobs.cancel(jobId),
+};
+
+expose(api);
+export type DataApi = typeof api;
