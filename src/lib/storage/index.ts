@@ -1,0 +1,28 @@
+/** The storage layer: the one IndexedDB schema and its repositories. */
+export { openHearthDb, DB_NAME, DB_VERSION, type HearthDB, type HearthDb } from './schema';
+export { createProject, getProject, listProjects, updateProject, deleteProject } from './projects';
+export {
+  putSamples,
+  getSampleMeta,
+  getSamples,
+  getPixels,
+  countSamples,
+  keysOfProject,
+  type NewSample,
+  type PutSamplesResult,
+} from './samples';
+export {
+  createVersion,
+  getVersion,
+  latestVersion,
+  listVersions,
+  versionCounts,
+  filterVersion,
+  type VersionFilter,
+  type VersionCounts,
+  type VersionSummary,
+} from './versions';
+export { getSetting, setSetting } from './settings';
+export { storageInfo, requestPersistence, type StorageInfo } from './quota';
+export { mapStorageError } from './tx';
+export type * from '../data/types';

@@ -1,0 +1,180 @@
+import { InvalidInputError, NotFoundError } from '../jobs/errors';
+import type { Project, SampleMeta, SamplePixels, SampleRecord } from '../data/types';
+import type { HearthDb } from './schema';
+import type { Store } from './stores';
+import { runTx } from './tx';
+
+export type NewSample = Omit<SampleRecord, 'id'>;
+
+export interface PutSamplesResult {
+  inserted: number;
+  skippedExisting: number;
+  /** Parallel to the input: the new id, or the id of the sample that already had that key. */
+  ids: number[];
+}
+
+/**
+ * Puts samples (metadata and pixels, same transaction). A sample whose (projectId, key)
+ * already exists is skipped, not duplicated, so re-running an interrupted load is safe.
+ * New labels and attribute names are appended to the project in the same transaction.
+ */
+export async function putSamples(db: HearthDb, samples: NewSample[]): Promise<PutSamplesResult> {
+  const tx = db.transaction(['samples', 'pixels', 'projects'], 'readwrite');
+  return runTx(tx, () =>
+    insertSamples(
+      { samples: tx.objectStore('samples'), pixels: tx.objectStore('pixels'), projects: tx.objectStore('projects') },
+      samples,
+    ),
+  );
+}
+
+/** The stores `insertSamples` writes, from whatever transaction the caller holds. */
+export interface SampleStores {
+  samples: Store<'samples'>;
+  pixels: Store<'pixels'>;
+  projects: Store<'projects'>;
+}
+
+/**
+ * `putSamples` inside a caller's transaction. Places only IndexedDB requests (no other
+ * awaits), so the transaction stays alive. Throws NotFoundError for an unknown project and
+ * InvalidInputError for pixels of the wrong size; the caller's runTx then aborts everything.
+ */
+export async function insertSamples(stores: SampleStores, samples: NewSample[]): Promise<PutSamplesResult> {
+  const projectIds = [...new Set(samples.map((s) => s.projectId))];
+  const projects = new Map<string, Project>();
+  await Promise.all(
+    projectIds.map(async (pid) => {
+      const project = await stores.projects.get(pid);
+      if (!project) throw new NotFoundError(`Project ${pid} does not exist (it may have been deleted). Pick another project.`);
+      projects.set(pid, project);
+    }),
+  );
+
+  // Duplicates inside this batch would both miss the unique-index lookup (all lookups are
+  // placed before any add) and then abort the transaction on the second add: fold them here.
+  const firstIndexOf = new Map<string, number>();
+  const duplicateOf = samples.map((s, i) => {
+    const k = JSON.stringify([s.projectId, s.key]);
+    const first = firstIndexOf.get(k);
+    if (first === undefined) firstIndexOf.set(k, i);
+    return first ?? -1;
+  });
+
+  const ids = new Array<number>(samples.length).fill(-1);
+  let inserted = 0;
+  const changed = new Set<string>();
+  // Requests run in the order placed, so ids come out ascending in input order.
+  await Promise.all(
+    samples.map(async (s, i) => {
+      if (duplicateOf[i] !== -1) return;
+      const project = projects.get(s.projectId) as Project;
+      const { width, height, channels } = project.input;
+      if (s.pixelsHwc.length !== width * height * channels) {
+        throw new InvalidInputError(
+          `Sample "${s.key}" has ${s.pixelsHwc.length} pixel values; project "${project.name}" stores ` +
+            `${width}x${height}x${channels} = ${width * height * channels}. Resize it to the project's input first.`,
+        );
+      }
+      const existing = await stores.samples.index('by-project-key').getKey([s.projectId, s.key]);
+      if (existing !== undefined) {
+        ids[i] = existing;
+        return;
+      }
+      const meta: SampleMeta = {
+        projectId: s.projectId,
+        key: s.key,
+        fileName: s.fileName,
+        label: s.label,
+        split: s.split,
+        attributes: s.attributes,
+        provenance: s.provenance,
+        createdAt: s.createdAt,
+      };
+      const id = await stores.samples.add(meta);
+      const pixels: SamplePixels = { id, pixelsHwc: ownBuffer(s.pixelsHwc), original: s.original };
+      await stores.pixels.put(pixels);
+      ids[i] = id;
+      inserted++;
+      if (extendProject(project, s.label, Object.keys(s.attributes))) changed.add(project.id);
+    }),
+  );
+  for (const [i, first] of duplicateOf.entries()) if (first !== -1) ids[i] = ids[first] as number;
+  await Promise.all([...changed].map((pid) => stores.projects.put(projects.get(pid) as Project)));
+  return { inserted, skippedExisting: samples.length - inserted, ids };
+}
+
+/**
+ * Structured clone stores a typed array's whole underlying buffer: a `subarray` view into a
+ * dataset file would store the entire file once per sample. Copy views; pass whole arrays.
+ */
+function ownBuffer(pixels: Uint8Array): Uint8Array {
+  if (pixels.byteOffset === 0 && pixels.byteLength === pixels.buffer.byteLength) return pixels;
+  return pixels.slice();
+}
+
+/** Appends an unseen label / attribute names to the project (in place); true if it changed. */
+export function extendProject(project: Project, label: string | null, attributeNames: Iterable<string>): boolean {
+  let changed = false;
+  if (label !== null && !project.classes.includes(label)) {
+    project.classes.push(label);
+    changed = true;
+  }
+  for (const name of attributeNames) {
+    if (!project.attributes.includes(name)) {
+      project.attributes.push(name);
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+function missingSample(id: number): NotFoundError {
+  return new NotFoundError(`Sample ${id} does not exist (its project or import may have been deleted). Reload the dataset.`);
+}
+
+export async function getSampleMeta(db: HearthDb, id: number): Promise<SampleMeta> {
+  const meta = await db.get('samples', id);
+  if (!meta) throw missingSample(id);
+  return meta;
+}
+
+/** Full samples (metadata and pixels), in the order asked. */
+export async function getSamples(db: HearthDb, ids: number[]): Promise<SampleRecord[]> {
+  const tx = db.transaction(['samples', 'pixels'], 'readonly');
+  const samples = tx.objectStore('samples');
+  const pixels = tx.objectStore('pixels');
+  return runTx(tx, () =>
+    Promise.all(
+      ids.map(async (id) => {
+        const [meta, px] = await Promise.all([samples.get(id), pixels.get(id)]);
+        if (!meta || !px) throw missingSample(id);
+        return { ...meta, pixelsHwc: px.pixelsHwc, original: px.original };
+      }),
+    ),
+  );
+}
+
+/** Pixels (HWC, the project's input size) of each sample, in the order asked. */
+export async function getPixels(db: HearthDb, ids: number[]): Promise<Uint8Array[]> {
+  const tx = db.transaction('pixels', 'readonly');
+  return runTx(tx, () =>
+    Promise.all(
+      ids.map(async (id) => {
+        const px = await tx.store.get(id);
+        if (!px) throw missingSample(id);
+        return px.pixelsHwc;
+      }),
+    ),
+  );
+}
+
+export async function countSamples(db: HearthDb, projectId: string): Promise<number> {
+  return db.countFromIndex('samples', 'by-project', projectId);
+}
+
+/** Every sample key of the project (what an import skips). Reads metadata only. */
+export async function keysOfProject(db: HearthDb, projectId: string): Promise<Set<string>> {
+  const metas = await db.getAllFromIndex('samples', 'by-project', projectId);
+  return new Set(metas.map((m) => m.key));
+}
