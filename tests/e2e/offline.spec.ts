@@ -16,7 +16,7 @@ test('after one visit the studio runs with no network', async ({ page, context }
   await context.setOffline(true);
   const reload = await page.reload();
   expect(reload?.fromServiceWorker(), 'the shell came from the service worker').toBe(true);
-  await expect(page.getByRole('heading', { name: 'Hearth' })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Hearth', exact: true })).toBeVisible();
 
   const datasets = await page.evaluate(async () => {
     const response = await fetch('/datasets/index.json');
