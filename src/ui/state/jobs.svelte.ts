@@ -29,6 +29,8 @@ export class Job {
   readonly startedAt: number;
   /** What the job works on (a dataset id, a project id), so the UI can tell it is busy. */
   readonly subject: string | null;
+  /** The compute backend in use when the job started, recorded with every job. */
+  readonly backend: string | null;
   status = $state<JobStatus>('running');
   done = $state(0);
   total = $state<number | null>(null);
@@ -38,8 +40,9 @@ export class Job {
   finishedAt = $state<number | null>(null);
   cancelRequested = $state(false);
 
-  constructor(id: string, kind: string, title: string, startedAt: number, subject: string | null) {
+  constructor(id: string, kind: string, title: string, startedAt: number, subject: string | null, backend: string | null) {
     this.id = id;
+    this.backend = backend;
     this.subject = subject;
     this.kind = kind;
     this.title = title;
@@ -66,12 +69,15 @@ export class JobManager {
   failed = $derived(this.jobs.filter((j) => j.status === 'failed'));
 
   readonly #defaultCancel: JobCanceller;
+  readonly #backend: () => string | null;
   // Bookkeeping only, never rendered, so it need not be reactive.
   // eslint-disable-next-line svelte/prefer-svelte-reactivity
   readonly #cancellers = new Map<string, JobCanceller>();
 
-  constructor(defaultCancel: JobCanceller) {
+  /** `backend` tells which compute backend is active, to record it with each job. */
+  constructor(defaultCancel: JobCanceller, backend: () => string | null = () => null) {
     this.#defaultCancel = defaultCancel;
+    this.#backend = backend;
   }
 
   async start<T>(
@@ -85,7 +91,7 @@ export class JobManager {
       cancelledWhen?: (value: T) => boolean;
     } = {},
   ): Promise<JobResult<T>> {
-    const job = new Job(crypto.randomUUID(), kind, title, Date.now(), options.subject ?? null);
+    const job = new Job(crypto.randomUUID(), kind, title, Date.now(), options.subject ?? null, this.#backend());
     this.jobs.unshift(job);
     // Read back through the array so later writes go through Svelte's proxy of it.
     const tracked = this.jobs[0] ?? job;
