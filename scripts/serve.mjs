@@ -6,7 +6,7 @@ import { extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CSP } from './csp.mjs';
 
-const ROOT = resolve(fileURLToPath(new URL('../dist', import.meta.url)));
+const ROOT = resolve(process.env.HEARTH_DIST ?? fileURLToPath(new URL('../dist', import.meta.url)));
 const PORT = Number(process.env.PORT ?? 4173);
 const HOST = process.env.HOST ?? '127.0.0.1';
 
