@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CancelSource, ProgressReporter, type Progress } from '../../src/lib/jobs/progress';
+import { JobRegistry } from '../../src/lib/jobs/registry';
 
 describe('ProgressReporter', () => {
   it('estimates the time left from the average rate', () => {
@@ -39,5 +40,32 @@ describe('CancelSource', () => {
     expect(() => c.throwIfCancelled()).not.toThrow();
     c.cancel();
     expect(() => c.throwIfCancelled()).toThrowError(expect.objectContaining({ name: 'CancelledError' }));
+  });
+});
+
+describe('JobRegistry', () => {
+  it('delivers a cancel to the running job by id, and forgets the job when it ends', async () => {
+    const jobs = new JobRegistry();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const running = jobs.run('a', async (cancel) => {
+      await gate;
+      cancel.throwIfCancelled();
+      return 'finished';
+    });
+    expect(jobs.size).toBe(1);
+    expect(jobs.cancel('nope')).toBe(false);
+    expect(jobs.cancel('a')).toBe(true);
+    release();
+    await expect(running).rejects.toMatchObject({ name: 'CancelledError' });
+    expect(jobs.size).toBe(0);
+    expect(jobs.cancel('a')).toBe(false);
+  });
+
+  it('refuses a second job under an id that is running', async () => {
+    const jobs = new JobRegistry();
+    const first = jobs.run('same', async () => 1);
+    await expect(jobs.run('same', async () => 2)).rejects.toThrow(/already running/);
+    await expect(first).resolves.toBe(1);
   });
 });

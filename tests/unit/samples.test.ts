@@ -6,7 +6,7 @@ import { basename, dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Progress, CancelToken } from '../../src/lib/jobs/progress';
 import { CancelSource } from '../../src/lib/jobs/progress';
-import { CancelledError } from '../../src/lib/jobs/errors';
+import { CancelledError, StorageFullError } from '../../src/lib/jobs/errors';
 import {
   COLOR_PALETTE,
   MNIST_FILES,
@@ -20,9 +20,19 @@ import {
   type SampleDatasetSample,
 } from '../../src/lib/data/samples/catalog';
 import { IdxFormatError, parseIdx } from '../../src/lib/data/samples/idx';
-import { loadSampleDataset } from '../../src/lib/data/samples/load';
-import { openHearthDb } from '../../src/lib/storage/schema';
-import { getProject } from '../../src/lib/storage/projects';
+import {
+  describeSampleLoad,
+  expectedSampleCount,
+  incompleteSampleLoad,
+  incompleteSampleLoads,
+  loadSampleDataset,
+  resumeSampleDataset,
+  sampleLoadSettingKey,
+  type SampleLoadRecord,
+} from '../../src/lib/data/samples/load';
+import { openHearthDb, type HearthDb } from '../../src/lib/storage/schema';
+import { createProject, getProject } from '../../src/lib/storage/projects';
+import { getSetting, setSetting } from '../../src/lib/storage/settings';
 import { countSamples, getSamples } from '../../src/lib/storage/samples';
 import { getVersion } from '../../src/lib/storage/versions';
 
@@ -300,22 +310,10 @@ describe('loadSampleDataset', () => {
 
   it('resumes after a cancel without duplicates', async () => {
     const db = await freshDb();
-    // Cancels after the first batch of 1,000 is written: checks 1–5 are the one at start
-    // and one after each of the 4 files, check 6 precedes batch one, check 7 batch two.
-    let checks = 0;
-    const cancelAfterFirstBatch: CancelToken = {
-      get cancelled() {
-        return checks > 6;
-      },
-      throwIfCancelled() {
-        checks++;
-        if (checks > 6) throw new CancelledError();
-      },
-    };
     const projectId = 'mnist-resume-test';
     const opts = { maxPerSplit: 700, projectId };
     await expect(
-      loadSampleDataset(db, 'mnist', fetchRawIdx, { ...opts, cancel: cancelAfterFirstBatch }),
+      loadSampleDataset(db, 'mnist', fetchRawIdx, { ...opts, cancel: cancelAfterFirstBatch() }),
     ).rejects.toMatchObject({ name: 'CancelledError' });
     expect(await countSamples(db, projectId)).toBe(1000);
 
@@ -347,6 +345,153 @@ describe('loadSampleDataset', () => {
     const db = await freshDb();
     const gzipBytes = async (): Promise<Uint8Array> => new Uint8Array([0x1f, 0x8b, 8, 0, 0, 0, 0, 0]);
     await expect(loadSampleDataset(db, 'mnist', gzipBytes)).rejects.toMatchObject({ name: 'IdxFormatError' });
+    db.close();
+  });
+});
+
+/**
+ * A cancel token that stops a load after its first batch of 1,000 samples is written:
+ * checks 1–5 are the one at start and one after each of the 4 files, check 6 precedes
+ * batch one, check 7 batch two.
+ */
+function cancelAfterFirstBatch(): CancelToken {
+  let checks = 0;
+  return {
+    get cancelled() {
+      return checks > 6;
+    },
+    throwIfCancelled() {
+      checks++;
+      if (checks > 6) throw new CancelledError();
+    },
+  };
+}
+
+describe('incomplete sample loads', () => {
+  let dbCounter = 0;
+  const freshDb = () => openHearthDb(`incomplete-test-${++dbCounter}`);
+  /** 700 per split: three batches of 1,000 and one of 100, so a cancel lands mid-load. */
+  const MAX_PER_SPLIT = 700;
+
+  async function cancelledLoad(db: HearthDb, projectId: string): Promise<void> {
+    await expect(
+      loadSampleDataset(db, 'mnist', fetchRawIdx, { maxPerSplit: MAX_PER_SPLIT, projectId, cancel: cancelAfterFirstBatch() }),
+    ).rejects.toMatchObject({ name: 'CancelledError' });
+  }
+
+  it('describes a project from what storage holds', () => {
+    const project = { id: 'p', name: 'MNIST', source: 'mnist' };
+    expect(describeSampleLoad({ ...project, source: 'import' }, 0, 5, undefined)).toBeNull();
+    expect(describeSampleLoad(project, 1, 70_000, undefined)).toBeNull();
+    // No record: the page went away between creating the project and recording the load.
+    expect(describeSampleLoad(project, 0, 0, undefined)).toEqual({
+      projectId: 'p',
+      projectName: 'MNIST',
+      datasetId: 'mnist',
+      loaded: 0,
+      total: 70_000,
+      stoppedBy: 'interrupted',
+      error: null,
+    });
+    const record = (state: SampleLoadRecord['state']): SampleLoadRecord => ({
+      datasetId: 'mnist-lt',
+      maxPerSplit: 20,
+      state,
+      error: state === 'failed' ? { name: 'StorageFullError', message: 'full' } : null,
+      updatedAt: 0,
+    });
+    const lt = { ...project, source: 'mnist-lt' };
+    expect(describeSampleLoad(lt, 0, 40, record('loading'))).toMatchObject({ stoppedBy: 'interrupted', total: 60, loaded: 40 });
+    expect(describeSampleLoad(lt, 0, 40, record('cancelled'))).toMatchObject({ stoppedBy: 'cancelled', error: null });
+    expect(describeSampleLoad(lt, 0, 40, record('failed'))).toMatchObject({
+      stoppedBy: 'failed',
+      error: { name: 'StorageFullError', message: 'full' },
+    });
+  });
+
+  it('expects the catalog counts, each split capped by maxPerSplit', () => {
+    expect(expectedSampleCount('mnist-lt', null)).toBe(45_838);
+    expect(expectedSampleCount('mnist', 700)).toBe(2100);
+    // MNIST-LT's train split is far larger than 20,000; val and test are 10,000 each.
+    expect(expectedSampleCount('mnist-lt', 20_000)).toBe(40_000);
+  });
+
+  it('a cancelled load is incomplete with how far it got, and resumes into the same project to the exact count', async () => {
+    const db = await freshDb();
+    const projectId = 'mnist-cancelled';
+    await cancelledLoad(db, projectId);
+    const stopped = await incompleteSampleLoad(db, projectId);
+    expect(stopped).toEqual({
+      projectId,
+      projectName: 'MNIST',
+      datasetId: 'mnist',
+      loaded: 1000,
+      total: 2100,
+      stoppedBy: 'cancelled',
+      error: null,
+    });
+    expect(await incompleteSampleLoads(db)).toEqual([stopped]);
+
+    const seen: Progress[] = [];
+    const { versionId } = await resumeSampleDataset(db, projectId, fetchRawIdx, { onProgress: (p) => seen.push(p) });
+    expect(await countSamples(db, projectId)).toBe(2100);
+    const version = await getVersion(db, versionId);
+    expect(version.sampleIds).toHaveLength(2100);
+    // The resume kept the first run's maxPerSplit, so val holds 700, not 10,000.
+    expect(version.recipe?.params).toEqual({ id: 'mnist', maxPerSplit: MAX_PER_SPLIT });
+    expect(seen.at(-1)).toMatchObject({ done: 2100, total: 2100 });
+    expect(await incompleteSampleLoad(db, projectId)).toBeNull();
+    expect(await incompleteSampleLoads(db)).toEqual([]);
+    expect((await getSetting<SampleLoadRecord>(db, sampleLoadSettingKey(projectId)))?.state).toBe('done');
+
+    // A second resume (another tab, a double click) writes nothing and makes no version 2.
+    const again = await resumeSampleDataset(db, projectId, fetchRawIdx);
+    expect(again.versionId).toBe(versionId);
+    expect(await db.count('versions')).toBe(1);
+    expect(await countSamples(db, projectId)).toBe(2100);
+    db.close();
+  });
+
+  it('a load cut off by a reload reads as interrupted', async () => {
+    const db = await freshDb();
+    const projectId = 'mnist-reloaded';
+    await cancelledLoad(db, projectId);
+    // A page that dies mid-load never reaches its catch: its record still says `loading`.
+    const record = await getSetting<SampleLoadRecord>(db, sampleLoadSettingKey(projectId));
+    if (!record) throw new Error('the load wrote no record');
+    await setSetting(db, sampleLoadSettingKey(projectId), { ...record, state: 'loading' });
+    expect(await incompleteSampleLoad(db, projectId)).toMatchObject({ stoppedBy: 'interrupted', loaded: 1000, total: 2100 });
+    db.close();
+  });
+
+  it('a failed load keeps its error; other projects are never incomplete loads', async () => {
+    const db = await freshDb();
+    const projectId = 'lt-failed';
+    // The progress callback runs inside the write loop, so a throw there fails the load
+    // after the first batch exactly as a full disk would.
+    const failAfterFirstBatch = (p: Progress): void => {
+      if (p.done >= 1000) throw new StorageFullError('The disk is full. Free space and continue.');
+    };
+    await expect(
+      loadSampleDataset(db, 'mnist-lt', fetchRawIdx, { maxPerSplit: 600, projectId, onProgress: failAfterFirstBatch }),
+    ).rejects.toMatchObject({ name: 'StorageFullError' });
+    expect(await incompleteSampleLoad(db, projectId)).toMatchObject({
+      stoppedBy: 'failed',
+      loaded: 1000,
+      total: 1800,
+      error: { name: 'StorageFullError', message: 'The disk is full. Free space and continue.' },
+    });
+
+    const imported = await createProject(db, {
+      name: 'Pets',
+      input: { width: 28, height: 28, channels: 1, resize: 'stretch' },
+      classes: [],
+      attributes: [],
+      source: 'import',
+    });
+    expect(await incompleteSampleLoad(db, imported.id)).toBeNull();
+    await expect(resumeSampleDataset(db, imported.id, fetchRawIdx)).rejects.toMatchObject({ name: 'InvalidInputError' });
+    expect((await incompleteSampleLoads(db)).map((l) => l.projectId)).toEqual([projectId]);
     db.close();
   });
 });

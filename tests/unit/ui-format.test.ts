@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { formatBytes, formatCount, formatDuration, formatEta } from '../../src/ui/format';
+
+describe('formatEta', () => {
+  it('is null while the time left is unknown', () => {
+    expect(formatEta(null)).toBeNull();
+    expect(formatEta(Number.POSITIVE_INFINITY)).toBeNull();
+  });
+  it('rounds up seconds and switches units at a minute and an hour', () => {
+    expect(formatEta(200)).toBe('about 1 s left');
+    expect(formatEta(11_200)).toBe('about 12 s left');
+    expect(formatEta(59_000)).toBe('about 59 s left');
+    expect(formatEta(185_000)).toBe('about 3 min left');
+    expect(formatEta(3_600_000)).toBe('about 1 h left');
+    expect(formatEta(3_900_000)).toBe('about 1 h 5 min left');
+  });
+});
+
+describe('formatBytes', () => {
+  it('uses binary units with one decimal below 100', () => {
+    expect(formatBytes(812)).toBe('812 B');
+    expect(formatBytes(3.4 * 1024 * 1024)).toBe('3.4 MB');
+    expect(formatBytes(150 * 1024)).toBe('150 KB');
+    expect(formatBytes(null)).toBe('unknown');
+  });
+});
+
+describe('formatCount and formatDuration', () => {
+  it('groups thousands and reads durations as people say them', () => {
+    expect(formatCount(70_000)).toBe('70,000');
+    expect(formatDuration(12_400)).toBe('12 s');
+    expect(formatDuration(184_000)).toBe('3 min 4 s');
+  });
+});
