@@ -19,7 +19,12 @@ import { requestPersistence, storageInfo } from '../src/lib/storage/quota';
 import { getImport, resumeImport, startImport, unfinishedImports, type DroppedFile } from '../src/lib/data/import/import-job';
 import { browserDecoder } from '../src/lib/data/import/browser-decoder';
 import { SAMPLE_DATASETS, type SampleDatasetId } from '../src/lib/data/samples/catalog';
-import { loadSampleDataset } from '../src/lib/data/samples/load';
+import {
+  incompleteSampleLoad,
+  incompleteSampleLoads,
+  loadSampleDataset,
+  resumeSampleDataset,
+} from '../src/lib/data/samples/load';
 import { JobRegistry } from '../src/lib/jobs/registry';
 import { fetchDatasetFile } from '../src/lib/data/fetch-dataset';
 
@@ -43,9 +48,16 @@ const api = {
   getPixels: async (ids: number[]) => getPixels(await db(), ids),
   sampleDatasets: () =>
     SAMPLE_DATASETS.map((d) => ({ id: d.id, name: d.name, description: d.description, samples: d.samples })),
-  loadSampleDataset: async (jobId: string, id: SampleDatasetId, onProgress: ProgressFn) =>
+  /** `projectId` lets the caller know the project before the load makes it (to follow and resume it). */
+  loadSampleDataset: async (jobId: string, id: SampleDatasetId, onProgress: ProgressFn, projectId?: string) =>
     jobs.run(jobId, async (cancel) =>
-      loadSampleDataset(await db(), id, fetchDatasetFile, { onProgress, cancel }),
+      loadSampleDataset(await db(), id, fetchDatasetFile, { onProgress, cancel, projectId }),
+    ),
+  incompleteSampleLoad: async (projectId: string) => incompleteSampleLoad(await db(), projectId),
+  incompleteSampleLoads: async () => incompleteSampleLoads(await db()),
+  resumeSampleDataset: async (jobId: string, projectId: string, onProgress: ProgressFn) =>
+    jobs.run(jobId, async (cancel) =>
+      resumeSampleDataset(await db(), projectId, fetchDatasetFile, { onProgress, cancel }),
     ),
   importFiles: async (jobId: string, projectId: string, files: DroppedFile[], onProgress: ProgressFn) =>
     jobs.run(jobId, async (cancel) =>

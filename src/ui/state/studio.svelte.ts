@@ -1,7 +1,8 @@
 import { getContext, setContext } from 'svelte';
 import type { DatasetVersion, ImportRecord, Project } from '../../lib/data/types';
 import { describeError } from '../../lib/jobs/errors';
-import type { JobError, JobManager } from './jobs.svelte';
+import { formatCount } from '../format';
+import type { JobError, JobManager, JobResult, JobRunner } from './jobs.svelte';
 import type {
   DataClient,
   DroppedFile,
@@ -16,6 +17,9 @@ import type {
 const CURRENT_PROJECT_KEY = 'hearth.currentProject';
 /** How often the status bar re-reads storage use while idle (imports change it). */
 export const STORAGE_REFRESH_MS = 15_000;
+
+/** An unfinished sample-dataset load (see src/lib/data/samples/load.ts). */
+export type IncompleteSampleLoad = NonNullable<Awaited<ReturnType<DataClient['incompleteSampleLoad']>>>;
 
 export interface Notice {
   id: number;
@@ -32,6 +36,10 @@ export class StudioState {
   project = $state.raw<Project | null>(null);
   /** Latest version of the open project; raw because its columns are big typed arrays. */
   version = $state.raw<DatasetVersion | null>(null);
+  /** The open project's unfinished sample-dataset load, or null (it is complete or not a sample). */
+  incomplete = $state.raw<IncompleteSampleLoad | null>(null);
+  /** Project id → sample dataset, for every sample load running now (their jobs' subject is the project). */
+  runningSampleLoads = $state<Record<string, SampleDatasetId>>({});
   sampleDatasets = $state.raw<SampleDatasetInfo[]>([]);
   storage = $state.raw<StorageInfo | null>(null);
   /** The report of the import that finished last (in this session). */
@@ -69,6 +77,7 @@ export class StudioState {
     }
     void this.refreshStorage();
     void this.#resumeImports();
+    void this.#resumeSampleLoads();
   }
 
   async refreshProjects(): Promise<void> {
@@ -77,8 +86,11 @@ export class StudioState {
 
   async openProject(id: string): Promise<void> {
     const [project, version] = await Promise.all([this.data.getProject(id), this.data.latestVersion(id)]);
+    // Only a project without a version can be an unfinished sample load: skip the question otherwise.
+    const incomplete = version === null ? await this.data.incompleteSampleLoad(id) : null;
     this.project = project;
     this.version = version;
+    this.incomplete = incomplete;
     localStorage.setItem(CURRENT_PROJECT_KEY, id);
   }
 
@@ -102,6 +114,7 @@ export class StudioState {
     if (this.project?.id === id) {
       this.project = null;
       this.version = null;
+      this.incomplete = null;
       this.lastImport = null;
       localStorage.removeItem(CURRENT_PROJECT_KEY);
       const next = this.projects[0];
@@ -114,21 +127,49 @@ export class StudioState {
   async loadSampleDataset(id: SampleDatasetId): Promise<void> {
     const info = this.sampleDatasets.find((d) => d.id === id);
     const wasFirst = this.projects.length === 0;
-    const result = await this.jobs.start(
-      'sample-dataset',
-      `Load ${info?.name ?? id}`,
-      (jobId, onProgress) => this.data.loadSampleDataset(jobId, id, onProgress),
-      { subject: id },
+    // Chosen here rather than by the worker so the job can name its project from the start.
+    const projectId = crypto.randomUUID();
+    const result = await this.#runSampleLoad(projectId, id, `Load ${info?.name ?? id}`, (jobId, onProgress) =>
+      this.data.loadSampleDataset(jobId, id, onProgress, projectId),
     );
     // A cancelled or failed load may still have written a project: list what is there.
     await this.refreshProjects();
     if (result.ok) {
       await this.openProject(result.value.projectId);
       if (wasFirst) await this.#askPersistence();
+    } else if (this.projects.some((p) => p.id === projectId)) {
+      // Open what the load left, so the Data page says how far it got and offers to continue.
+      await this.openProject(projectId);
     } else if (!this.project && this.projects[0]) {
       await this.openProject(this.projects[0].id);
     }
     void this.refreshStorage();
+  }
+
+  /** Continues an unfinished sample load into its own project as a job, without duplicates. */
+  async continueSampleLoad(load: Pick<IncompleteSampleLoad, 'projectId' | 'projectName' | 'datasetId'>): Promise<void> {
+    // A click that races the automatic resume after a reload must not start a second job.
+    if (this.runningSampleLoads[load.projectId]) return;
+    await this.#runSampleLoad(load.projectId, load.datasetId, `Continue loading ${load.projectName}`, (jobId, onProgress) =>
+      this.data.resumeSampleDataset(jobId, load.projectId, onProgress),
+    );
+    await this.refreshProjects();
+    if (this.project?.id === load.projectId) await this.reloadProject();
+    void this.refreshStorage();
+  }
+
+  async #runSampleLoad(
+    projectId: string,
+    datasetId: SampleDatasetId,
+    title: string,
+    run: JobRunner<{ projectId: string; versionId: number }>,
+  ): Promise<JobResult<{ projectId: string; versionId: number }>> {
+    this.runningSampleLoads[projectId] = datasetId;
+    try {
+      return await this.jobs.start('sample-dataset', title, run, { subject: projectId });
+    } finally {
+      delete this.runningSampleLoads[projectId];
+    }
   }
 
   /** Imports files into the open project as a job; the report lands in `lastImport`. */
@@ -217,6 +258,33 @@ export class StudioState {
         : `${interrupted.length} imports were interrupted by a reload; they are continuing where they stopped.`,
     );
     await Promise.all(interrupted.map((rec) => this.resumeImport(rec)));
+  }
+
+  /**
+   * A reload mid-load must continue by itself, like an import: each sample load the page
+   * left behind (not one the user cancelled, nor one that failed) becomes a job again.
+   */
+  async #resumeSampleLoads(): Promise<void> {
+    let loads: IncompleteSampleLoad[];
+    try {
+      loads = await this.data.incompleteSampleLoads();
+    } catch (err) {
+      const e = describeError(err);
+      this.notify('error', `Could not look for unfinished sample datasets (${e.name}): ${e.message}`);
+      return;
+    }
+    const interrupted = loads.filter((l) => l.stoppedBy === 'interrupted');
+    const [only] = interrupted;
+    if (!only) return;
+    this.notify(
+      'info',
+      interrupted.length === 1
+        ? `${only.projectName} did not finish loading before the page was reloaded ` +
+            `(${formatCount(only.loaded)} of ${formatCount(only.total)} samples); it is continuing where it stopped.`
+        : `${interrupted.length} sample datasets did not finish loading before the page was reloaded; they are continuing where they stopped.`,
+    );
+    // One after another: they would only compete for the same cores and disk.
+    for (const load of interrupted) await this.continueSampleLoad(load);
   }
 
   /** Continues an interrupted, cancelled or failed import as a job, without duplicates. */
