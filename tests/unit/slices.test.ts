@@ -383,20 +383,6 @@ describe('computeImageStats', () => {
   it('rejects a buffer that does not match the shape, saying what to do', () => {
     expect(() => computeImageStats(new Uint8Array(10), 4, 4, 1)).toThrowError(/needs 16.*re-import/);
   });
-
-  it('is fast enough for a dataset pass on 96×96 RGB', () => {
-    const img = new Uint8Array(96 * 96 * 3);
-    for (let i = 0; i < img.length; i++) img[i] = (i * 2654435761) >>> 24;
-    const t0 = performance.now();
-    const reps = 200;
-    let sink = 0;
-    for (let r = 0; r < reps; r++) sink += computeImageStats(img, 96, 96, 3).edgeDensity;
-    const msPerImage = (performance.now() - t0) / reps;
-    expect(sink).toBeGreaterThan(0);
-    // Generous bound for a slow shared CI core: measured about 1 ms per image (after warm-up)
-    // on a 2-core machine under load; this loop includes JIT warm-up.
-    expect(msPerImage).toBeLessThan(10);
-  });
 });
 
 describe('opencvHue', () => {
