@@ -12,6 +12,11 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-webgpu';
 import { InvalidInputError } from '../jobs/errors';
+import { registerWasmGradKernels } from './wasm-grad-kernels';
+
+// tfjs-backend-wasm ships no filter / depthwise gradients: without these, a machine with
+// no GPU could only train convolutions on the pure-JS cpu backend, ~180x slower.
+registerWasmGradKernels();
 
 export { tf };
 
