@@ -1,0 +1,255 @@
+/**
+ * The Train page's form as plain data: per-model defaults, validation with messages that
+ * say what to type instead, and the conversion to the training loop's TrainConfig. Pure
+ * functions (no Svelte, no DOM), so the rules read in one place.
+ *
+ * The limits mirror src/lib/train/optim.ts's validateOptimization, which the worker runs
+ * again; checking here first lets the form name the field instead of failing a job.
+ */
+import type { ModelKind } from '../../lib/train/models';
+import type { ModelChoice, TrainConfig } from '../state/train.svelte';
+
+export type OptimizerKind = TrainConfig['optimizer']['kind'];
+export type ScheduleKind = TrainConfig['schedule']['kind'];
+
+/** A number input's value: Svelte binds an empty number field as null. */
+export type NumberField = number | null | undefined;
+
+/** What the form edits. Numbers may be empty while the user types; validation says so. */
+export interface TrainForm {
+  modelKind: ModelKind;
+  widthMultiplier: NumberField;
+  epochs: NumberField;
+  batchSize: NumberField;
+  optimizer: OptimizerKind;
+  lr: NumberField;
+  momentum: NumberField;
+  nesterov: boolean;
+  beta1: NumberField;
+  beta2: NumberField;
+  eps: NumberField;
+  weightDecay: NumberField;
+  schedule: ScheduleKind;
+  everyEpochs: NumberField;
+  gamma: NumberField;
+  warmupEpochs: NumberField;
+  seed: NumberField;
+}
+
+export type FormErrors = Partial<Record<keyof TrainForm, string>>;
+
+/** What the form knows of the dataset, to check the batch size against it. */
+export interface DatasetFacts {
+  /** Labeled samples in the train split. */
+  trainCount: number;
+}
+
+export const MODEL_INFO: Record<ModelKind, { label: string; blurb: string }> = {
+  lenet: { label: 'LeNet', blurb: 'Two conv layers and a small head. Fast; right for MNIST-sized, grey images.' },
+  'resnet-small': {
+    label: 'Small ResNet',
+    blurb: 'Residual blocks with BatchNorm. Stronger on colour images; several times slower per epoch.',
+  },
+  'mobilenet-v1': {
+    label: 'MobileNet v1',
+    blurb: 'Depthwise-separable convolutions, the TinyML shape: pick the width to fit a microcontroller.',
+  },
+};
+export const MODEL_ORDER: readonly ModelKind[] = ['lenet', 'resnet-small', 'mobilenet-v1'];
+
+/** MobileNet's default width: the TinyML person-detection network (models.ts uses the same). */
+export const DEFAULT_WIDTH_MULTIPLIER = 0.25;
+/** models.ts refuses wider: far beyond what a browser trains in minutes. */
+export const MAX_WIDTH_MULTIPLIER = 4;
+export const MAX_EPOCHS = 500;
+export const MAX_BATCH_SIZE = 1024;
+/** Above this every optimizer here diverges on normalised pixels. */
+const MAX_LR = 10;
+/** Seeds are 32-bit unsigned (src/lib/data/rng.ts). */
+export const MAX_SEED = 0xffffffff;
+export const DEFAULT_SEED = 42;
+
+const SGD_DEFAULTS = { lr: 0.05, momentum: 0.9, nesterov: true };
+// PyTorch's Adam defaults; the loop's Adam decay is decoupled (AdamW), whose usual 1e-2
+// would be a hundred times too weak as an SGD L2 term and vice versa.
+const ADAM_DEFAULTS = { lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+const WEIGHT_DECAY_DEFAULT: Record<OptimizerKind, number> = { sgd: 5e-4, adam: 1e-2 };
+
+/** Per model: sizes that train in minutes in a browser and reach a useful accuracy. */
+const MODEL_DEFAULTS: Record<ModelKind, { optimizer: OptimizerKind; batchSize: number; epochs: number; warmupEpochs: number; lr: number }> = {
+  lenet: { optimizer: 'sgd', batchSize: 64, epochs: 3, warmupEpochs: 0, lr: 0.05 },
+  'resnet-small': { optimizer: 'sgd', batchSize: 128, epochs: 5, warmupEpochs: 1, lr: 0.1 },
+  'mobilenet-v1': { optimizer: 'adam', batchSize: 32, epochs: 5, warmupEpochs: 1, lr: 0.001 },
+};
+
+/** The form for `kind` with its defaults; `seed` carries over when the user switches model. */
+export function defaultForm(kind: ModelKind, seed: NumberField = DEFAULT_SEED): TrainForm {
+  const d = MODEL_DEFAULTS[kind];
+  return {
+    modelKind: kind,
+    widthMultiplier: DEFAULT_WIDTH_MULTIPLIER,
+    epochs: d.epochs,
+    batchSize: d.batchSize,
+    optimizer: d.optimizer,
+    lr: d.lr,
+    momentum: SGD_DEFAULTS.momentum,
+    nesterov: SGD_DEFAULTS.nesterov,
+    beta1: ADAM_DEFAULTS.beta1,
+    beta2: ADAM_DEFAULTS.beta2,
+    eps: ADAM_DEFAULTS.eps,
+    weightDecay: WEIGHT_DECAY_DEFAULT[d.optimizer],
+    schedule: 'cosine',
+    everyEpochs: Math.max(1, Math.ceil(d.epochs / 3)),
+    gamma: 0.1,
+    warmupEpochs: d.warmupEpochs,
+    seed,
+  };
+}
+
+/** The rate and decay that suit `kind` (an SGD rate is ~50× an Adam one). */
+export function optimizerDefaults(kind: OptimizerKind): { lr: number; weightDecay: number } {
+  return { lr: kind === 'sgd' ? SGD_DEFAULTS.lr : ADAM_DEFAULTS.lr, weightDecay: WEIGHT_DECAY_DEFAULT[kind] };
+}
+
+/** The form that would run `config` again (the "Use these settings" of a past run). */
+export function formFromConfig(kind: ModelKind, widthMultiplier: number | undefined, config: TrainConfig): TrainForm {
+  const form = defaultForm(kind, config.seed);
+  form.widthMultiplier = widthMultiplier ?? DEFAULT_WIDTH_MULTIPLIER;
+  form.epochs = config.epochs;
+  form.batchSize = config.batchSize;
+  form.weightDecay = config.weightDecay;
+  const o = config.optimizer;
+  form.optimizer = o.kind;
+  form.lr = o.lr;
+  if (o.kind === 'sgd') {
+    form.momentum = o.momentum;
+    form.nesterov = o.nesterov;
+  } else {
+    form.beta1 = o.beta1;
+    form.beta2 = o.beta2;
+    form.eps = o.eps;
+  }
+  const s = config.schedule;
+  form.schedule = s.kind;
+  if (s.kind === 'step') {
+    form.everyEpochs = s.everyEpochs;
+    form.gamma = s.gamma;
+  } else if (s.kind === 'cosine') {
+    form.warmupEpochs = s.warmupEpochs;
+  }
+  return form;
+}
+
+/** A fresh 32-bit seed; the run records it, so "random" runs stay reproducible. */
+export function randomSeed(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0] ?? DEFAULT_SEED;
+}
+
+function isNum(v: NumberField): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+export type FormResult = { ok: true; model: ModelChoice; config: TrainConfig } | { ok: false; errors: FormErrors };
+
+/**
+ * Checks every field that matters for the chosen optimizer and schedule, and builds the
+ * config when all pass. Fields hidden by the current choices (Adam's betas under SGD)
+ * are neither checked nor sent.
+ */
+export function validateForm(f: TrainForm, data: DatasetFacts | null): FormResult {
+  const errors: FormErrors = {};
+  const { epochs, batchSize, lr, weightDecay, seed } = f;
+
+  if (!isNum(epochs) || !Number.isInteger(epochs) || epochs < 1 || epochs > MAX_EPOCHS) {
+    errors.epochs = `Enter a whole number of epochs from 1 to ${MAX_EPOCHS}; 3 is enough to see LeNet learn.`;
+  }
+  if (!isNum(batchSize) || !Number.isInteger(batchSize) || batchSize < 1 || batchSize > MAX_BATCH_SIZE) {
+    errors.batchSize = `Enter a whole batch size from 1 to ${MAX_BATCH_SIZE}; 32–128 suits most runs.`;
+  } else if (data && data.trainCount > 0 && batchSize > data.trainCount) {
+    errors.batchSize = `The batch (${batchSize}) is larger than the ${data.trainCount} labeled training samples: use ${data.trainCount} or fewer.`;
+  }
+  if (!isNum(lr) || lr <= 0) {
+    errors.lr = `Enter a learning rate above 0: ${f.optimizer === 'sgd' ? '0.05 suits SGD' : '0.001 suits Adam'}.`;
+  } else if (lr > MAX_LR) {
+    errors.lr = `A learning rate above ${MAX_LR} makes training diverge: try ${f.optimizer === 'sgd' ? '0.05' : '0.001'}.`;
+  }
+  if (!isNum(weightDecay) || weightDecay < 0 || weightDecay >= 1) {
+    errors.weightDecay = 'Enter a weight decay from 0 up to (not including) 1; 5e-4 is common for SGD, 1e-2 for Adam.';
+  }
+  if (!isNum(seed) || !Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) {
+    errors.seed = `Enter a whole-number seed from 0 to ${MAX_SEED}, or press Random.`;
+  }
+  if (f.modelKind === 'mobilenet-v1') {
+    const w = f.widthMultiplier;
+    if (!isNum(w) || w <= 0 || w > MAX_WIDTH_MULTIPLIER) {
+      errors.widthMultiplier = `Enter a width above 0 and at most ${MAX_WIDTH_MULTIPLIER}; 0.25 is the TinyML person-detection size.`;
+    }
+  }
+
+  let optimizer: TrainConfig['optimizer'] | null = null;
+  if (f.optimizer === 'sgd') {
+    const m = f.momentum;
+    if (!isNum(m) || m < 0 || m >= 1) errors.momentum = 'Enter a momentum from 0 up to (not including) 1; 0.9 is usual.';
+    else if (f.nesterov && m === 0) errors.nesterov = 'Nesterov needs a momentum above 0: set momentum to 0.9 or turn Nesterov off.';
+    if (isNum(lr) && isNum(m)) optimizer = { kind: 'sgd', lr, momentum: m, nesterov: f.nesterov };
+  } else {
+    const { beta1, beta2, eps } = f;
+    if (!isNum(beta1) || beta1 < 0 || beta1 >= 1) errors.beta1 = 'Enter β1 from 0 up to (not including) 1; 0.9 is usual.';
+    if (!isNum(beta2) || beta2 < 0 || beta2 >= 1) errors.beta2 = 'Enter β2 from 0 up to (not including) 1; 0.999 is usual.';
+    if (!isNum(eps) || eps <= 0 || eps >= 1) errors.eps = 'Enter an epsilon above 0 and below 1; 1e-8 is usual.';
+    if (isNum(lr) && isNum(beta1) && isNum(beta2) && isNum(eps)) optimizer = { kind: 'adam', lr, beta1, beta2, eps };
+  }
+
+  let schedule: TrainConfig['schedule'] | null = null;
+  if (f.schedule === 'constant') {
+    schedule = { kind: 'constant' };
+  } else if (f.schedule === 'step') {
+    const { everyEpochs, gamma } = f;
+    if (!isNum(everyEpochs) || !Number.isInteger(everyEpochs) || everyEpochs < 1) {
+      errors.everyEpochs = 'Enter a whole number of epochs ≥ 1 between rate drops.';
+    } else if (isNum(epochs) && everyEpochs >= epochs) {
+      errors.everyEpochs = `Dropping every ${everyEpochs} epochs in a ${epochs}-epoch run never drops the rate: use fewer than ${epochs}, or the constant schedule.`;
+    }
+    if (!isNum(gamma) || gamma <= 0 || gamma > 1) errors.gamma = 'Enter a factor above 0 and at most 1; 0.1 divides the rate by ten.';
+    if (isNum(everyEpochs) && isNum(gamma)) schedule = { kind: 'step', everyEpochs, gamma };
+  } else {
+    const w = f.warmupEpochs;
+    if (!isNum(w) || w < 0) errors.warmupEpochs = 'Enter 0 or more warm-up epochs; 0 starts at the full rate.';
+    else if (isNum(epochs) && w >= epochs) errors.warmupEpochs = `Warm-up must be shorter than the run (${epochs} epochs), or the rate never decays.`;
+    if (isNum(w)) schedule = { kind: 'cosine', warmupEpochs: w };
+  }
+
+  if (Object.keys(errors).length > 0 || !optimizer || !schedule || !isNum(epochs) || !isNum(batchSize) || !isNum(weightDecay) || !isNum(seed)) {
+    return { ok: false, errors };
+  }
+  const model: ModelChoice =
+    f.modelKind === 'mobilenet-v1' && isNum(f.widthMultiplier)
+      ? { kind: f.modelKind, widthMultiplier: f.widthMultiplier }
+      : { kind: f.modelKind };
+  return { ok: true, model, config: { epochs, batchSize, optimizer, weightDecay, schedule, seed } };
+}
+
+/** 0.05 → "0.05", 0.0005 → "5e-4": the way people write rates and decays. */
+export function formatHyper(v: number): string {
+  if (v !== 0 && Math.abs(v) < 1e-3) return v.toExponential();
+  return String(Number(v.toPrecision(4)));
+}
+
+/** One line a person can compare between runs: "SGD lr 0.05 · m 0.9 Nesterov · batch 64 · 3 ep · cosine · wd 5e-4". */
+export function configSummary(config: TrainConfig): string {
+  const o = config.optimizer;
+  const opt =
+    o.kind === 'sgd'
+      ? `SGD lr ${formatHyper(o.lr)} · m ${formatHyper(o.momentum)}${o.nesterov ? ' Nesterov' : ''}`
+      : `Adam lr ${formatHyper(o.lr)} · β ${formatHyper(o.beta1)}/${formatHyper(o.beta2)}`;
+  const s = config.schedule;
+  const sched =
+    s.kind === 'constant'
+      ? 'constant'
+      : s.kind === 'step'
+        ? `step ×${formatHyper(s.gamma)}/${s.everyEpochs} ep`
+        : s.warmupEpochs > 0
+          ? `cosine, ${formatHyper(s.warmupEpochs)} ep warm-up`
+          : 'cosine';
+  return `${opt} · batch ${config.batchSize} · ${config.epochs} ep · ${sched} · wd ${formatHyper(config.weightDecay)}`;
+}
