@@ -5,10 +5,14 @@ import { savedForcedBackend } from './ui/state/compute.svelte';
 import { registerServiceWorker } from './ui/register-sw';
 import { ComputeClient } from './worker-client/compute-client';
 import { dataClient } from './worker-client/data-client';
+import { evaluateService, trainService } from './ui/services';
 
 const target = document.getElementById('app');
 if (!target) throw new Error('index.html lacks #app');
 void registerServiceWorker();
 // A backend the user forced earlier is started directly, skipping the ten-second probe.
 const compute = new ComputeClient({ force: savedForcedBackend() });
-export default mount(App, { target, props: { data: dataClient, compute } });
+export default mount(App, {
+  target,
+  props: { data: dataClient, compute, train: trainService(compute), evaluate: evaluateService(compute) },
+});

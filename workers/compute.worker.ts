@@ -1,7 +1,7 @@
 /**
- * The compute worker: owns the tfjs engine's backend choice. On start it probes every
- * backend and uses the fastest, unless the caller forces one. Wiring only: the logic is
- * in src/lib/compute.
+ * The compute worker: owns tfjs and its backend. On start it probes every backend and
+ * uses the fastest, unless the caller forces one; then it trains, evaluates and explains
+ * models. Wiring only: the logic is in src/lib (compute, train, analysis).
  */
 import { expose } from 'comlink';
 // The app's CSP allows only its own origin, so the wasm binaries are bundled assets.
@@ -10,6 +10,22 @@ import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-si
 import wasmThreadedSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { chooseFastest, probeBackends, useBackend, type BackendName, type BackendReport, type ProbeOptions } from '$lib/compute/backends';
 import { configureWasmPaths, tf } from '$lib/compute/register';
+import type { Slice } from '$lib/analysis/slices';
+import {
+  evaluateStored,
+  getSlices,
+  modelBiasFor,
+  runSlicesFor,
+  saliencyFor,
+  saveSlices,
+  type EvalSplit,
+  type SaliencyMethod,
+} from '$lib/analysis/evaluations';
+import { JobRegistry } from '$lib/jobs/registry';
+import type { ProgressFn } from '$lib/jobs/progress';
+import { openHearthDb, type HearthDb } from '$lib/storage/schema';
+import { listModels, listRuns, ModelCache, resumeTraining, startTraining, type TrainRequest } from '$lib/train/runs';
+import type { EpochMetrics, StepMetrics } from '$lib/train/train';
 
 configureWasmPaths({
   'tfjs-backend-wasm.wasm': wasmUrl,
@@ -31,6 +47,11 @@ export interface StartOptions {
 }
 
 let state: ComputeState | null = null;
+let dbPromise: Promise<HearthDb> | null = null;
+const db = (): Promise<HearthDb> => (dbPromise ??= openHearthDb());
+const jobs = new JobRegistry();
+const modelCache = new ModelCache();
+type MetricsFn = (m: StepMetrics | EpochMetrics) => void;
 let started: Promise<ComputeState> | null = null;
 
 async function begin(opts: StartOptions): Promise<ComputeState> {
@@ -74,6 +95,30 @@ const api = {
     await api.start();
     const { numTensors, numBytes } = tf.memory();
     return { numTensors, numBytes };
+  },
+  cancel: (jobId: string) => jobs.cancel(jobId),
+  async startTraining(jobId: string, req: TrainRequest, onProgress: ProgressFn, onMetrics: MetricsFn) {
+    await api.start();
+    return jobs.run(jobId, async (cancel) => startTraining(await db(), req, { onProgress, onMetrics, cancel }));
+  },
+  async resumeTraining(jobId: string, runId: string, onProgress: ProgressFn, onMetrics: MetricsFn) {
+    await api.start();
+    return jobs.run(jobId, async (cancel) => resumeTraining(await db(), runId, { onProgress, onMetrics, cancel }));
+  },
+  listRuns: async (projectId: string) => listRuns(await db(), projectId),
+  listModels: async (projectId: string) => listModels(await db(), projectId),
+  async evaluate(jobId: string, req: { modelId: string; versionId: number; split: EvalSplit }, onProgress: ProgressFn) {
+    await api.start();
+    return jobs.run(jobId, async (cancel) => evaluateStored(await db(), req, { onProgress, cancel }));
+  },
+  modelBias: async (evaluationId: string, req: { attribute: string; favourableClass: number; privileged: string[] }) =>
+    modelBiasFor(await db(), evaluationId, req),
+  runSlices: async (evaluationId: string) => runSlicesFor(await db(), evaluationId),
+  getSlices: async (projectId: string) => getSlices(await db(), projectId),
+  saveSlices: async (projectId: string, slices: Slice[]) => saveSlices(await db(), projectId, slices),
+  async saliency(req: { modelId: string; sampleId: number; method: SaliencyMethod; targetClass?: number }) {
+    await api.start();
+    return saliencyFor(await db(), modelCache, req);
   },
 };
 

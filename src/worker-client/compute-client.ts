@@ -105,6 +105,12 @@ export class ComputeClient {
     this.#apply(await this.#call((r) => r.use(name)));
   }
 
+  /** Any other worker call (training, evaluation…), once the worker has chosen its backend. */
+  async call<T>(fn: (remote: Remote<ComputeApi>) => Promise<T>): Promise<T> {
+    await this.#started.catch(() => undefined);
+    return this.#call(fn);
+  }
+
   /** Live tensors in the worker, for leak checks. */
   memory(): Promise<{ numTensors: number; numBytes: number }> {
     return this.#call((r) => r.memory());

@@ -104,6 +104,8 @@ export interface TrainOptions {
    * same spec and `config` must be the run's config. Training restarts at the next epoch.
    */
   resumeFrom?: CheckpointId;
+  /** The new run's id (the caller may need it before the first metric); random by default. */
+  runId?: string;
 }
 
 export interface TrainResult {
@@ -203,7 +205,7 @@ export async function trainModel(db: HearthDb, opts: TrainOptions): Promise<Trai
       run = { ...previous, status: 'running', finishedAt: null, result: { resumedAtEpoch: startEpoch, resumedOnBackend: backend } };
     } else {
       run = {
-        id: crypto.randomUUID(),
+        id: opts.runId ?? crypto.randomUUID(),
         projectId: opts.projectId,
         kind: 'train',
         datasetVersionId: opts.versionId,

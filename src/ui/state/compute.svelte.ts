@@ -21,6 +21,8 @@ export interface ComputeService {
   readonly state: ComputeClientState;
   subscribe(listener: (state: ComputeClientState) => void): () => void;
   probe(): Promise<BackendReport[]>;
+  /** Tensors the compute worker holds: a leak shows as a count that grows between runs. */
+  memory(): Promise<{ numTensors: number; numBytes: number }>;
   use(name: BackendName): Promise<void>;
 }
 
@@ -36,6 +38,7 @@ export class ComputeState {
   probing = $state(false);
   switching = $state(false);
   error = $state<JobError | null>(null);
+  memory = $state<{ numTensors: number; numBytes: number } | null>(null);
 
   readonly #service: ComputeService;
 
@@ -84,6 +87,14 @@ export class ComputeState {
   }
 
   /** Forgets the forced choice and goes back to the fastest measured backend. */
+  async refreshMemory(): Promise<void> {
+    try {
+      this.memory = await this.#service.memory();
+    } catch (err) {
+      this.error = describeError(err);
+    }
+  }
+
   async useFastest(): Promise<void> {
     localStorage.removeItem(FORCED_BACKEND_KEY);
     this.forced = null;

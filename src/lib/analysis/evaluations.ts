@@ -1,0 +1,255 @@
+/**
+ * Evaluations of stored models as the studio uses them: run one on a split and keep it
+ * (a RunRecord of kind 'evaluate', so every result stays reproducible and comparable),
+ * then ask it for group metrics, data-unit-test results with their history, and saliency.
+ */
+import { tf } from '../compute/register';
+import { PROVENANCE_KINDS, SPLITS, type DatasetVersion, type RunRecord } from '../data/types';
+import { InvalidInputError, NotFoundError } from '../jobs/errors';
+import type { CancelToken, ProgressFn } from '../jobs/progress';
+import { getPixels } from '../storage/samples';
+import type { HearthDb } from '../storage/schema';
+import { getSetting, setSetting } from '../storage/settings';
+import { getProject } from '../storage/projects';
+import { getVersion } from '../storage/versions';
+import { evaluateModel, type ClassStats } from '../train/evaluate';
+import { pixelsToInput } from '../train/models';
+import { loadStoredModel, type ModelCache } from '../train/runs';
+import { gradCam, overlayHeatmap, smoothGrad, vanillaGradient, type SaliencyMap } from '../train/saliency';
+import { computeImageStats, type ImageStatName } from './image-stats';
+import { groupsFromVersion, modelBias, type Metric, type ModelBiasReport } from './model-bias';
+import { evaluateSlices, parseSlicesJson, statsUsed, type Slice, type SliceResult, type SliceSample } from './slices';
+
+export type EvalSplit = 'val' | 'test';
+
+export interface EvaluationSummary {
+  evaluationId: string;
+  modelId: string;
+  versionId: number;
+  split: EvalSplit;
+  accuracy: Metric;
+  perClass: ClassStats[];
+  confusion: number[][];
+  classes: string[];
+  predictions: { ids: Uint32Array; predicted: Int16Array; trueLabels: Int16Array };
+}
+
+interface StoredEvaluation extends EvaluationSummary {
+  sliceResults?: SliceResult[];
+}
+
+const EVAL_BATCH_SIZE = 128;
+/** Samples whose image statistics are computed per storage read, for stat-based slices. */
+const STATS_CHUNK = 512;
+/** Fixed so a SmoothGrad map is the same every time it is asked for. */
+const SMOOTHGRAD_SEED = 0;
+
+const slicesKey = (projectId: string): string => `slices:${projectId}`;
+
+export async function evaluateStored(
+  db: HearthDb,
+  req: { modelId: string; versionId: number; split: EvalSplit },
+  opts: { onProgress?: ProgressFn; cancel?: CancelToken } = {},
+): Promise<EvaluationSummary> {
+  const loaded = await loadStoredModel(db, req.modelId);
+  try {
+    const result = await evaluateModel(db, loaded.model, {
+      versionId: req.versionId,
+      split: req.split,
+      batchSize: EVAL_BATCH_SIZE,
+      ...opts,
+    });
+    const summary: StoredEvaluation = {
+      evaluationId: crypto.randomUUID(),
+      modelId: req.modelId,
+      versionId: req.versionId,
+      split: req.split,
+      accuracy: result.accuracy,
+      perClass: result.perClass,
+      confusion: result.confusion,
+      classes: loaded.classes,
+      predictions: result.predictions,
+    };
+    const run: RunRecord = {
+      id: summary.evaluationId,
+      projectId: loaded.record.projectId,
+      kind: 'evaluate',
+      datasetVersionId: req.versionId,
+      seed: loaded.model.spec.seed,
+      backend: tf.getBackend(),
+      config: { modelId: req.modelId, split: req.split },
+      status: 'done',
+      createdAt: Date.now(),
+      finishedAt: Date.now(),
+      result: summary as unknown as Record<string, unknown>,
+    };
+    await db.put('runs', run);
+    return summary;
+  } finally {
+    loaded.model.dispose();
+  }
+}
+
+async function getEvaluation(db: HearthDb, evaluationId: string): Promise<{ run: RunRecord; evaluation: StoredEvaluation }> {
+  const run = await db.get('runs', evaluationId);
+  if (!run || run.kind !== 'evaluate' || !run.result) {
+    throw new NotFoundError(`Evaluation ${evaluationId} no longer exists: evaluate the model again.`);
+  }
+  return { run, evaluation: run.result as unknown as StoredEvaluation };
+}
+
+/** Positions of `ids` in the version's sorted sampleIds. */
+function indicesInVersion(version: DatasetVersion, ids: Uint32Array): Uint32Array {
+  const out = new Uint32Array(ids.length);
+  const sorted = version.sampleIds;
+  for (let i = 0; i < ids.length; i++) {
+    let lo = 0;
+    let hi = sorted.length - 1;
+    const id = ids[i] ?? 0;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((sorted[mid] ?? 0) < id) lo = mid + 1;
+      else hi = mid;
+    }
+    if (sorted[lo] !== id) throw new NotFoundError(`Sample ${id} is not in dataset version ${version.number}.`);
+    out[i] = lo;
+  }
+  return out;
+}
+
+export async function modelBiasFor(
+  db: HearthDb,
+  evaluationId: string,
+  req: { attribute: string; favourableClass: number; privileged: string[] },
+): Promise<ModelBiasReport> {
+  const { evaluation } = await getEvaluation(db, evaluationId);
+  const version = await getVersion(db, evaluation.versionId);
+  const column = version.attributes[req.attribute];
+  if (!column) {
+    throw new InvalidInputError(`Dataset version ${version.number} has no attribute "${req.attribute}": import a CSV with that column, or pick another.`);
+  }
+  const indices = indicesInVersion(version, evaluation.predictions.ids);
+  return modelBias({
+    trueLabels: evaluation.predictions.trueLabels,
+    predictedLabels: evaluation.predictions.predicted,
+    groups: groupsFromVersion(version, req.attribute, indices),
+    favourableClass: req.favourableClass,
+    privileged: req.privileged,
+    groupValues: column.values,
+  });
+}
+
+export async function getSlices(db: HearthDb, projectId: string): Promise<Slice[]> {
+  const stored = await getSetting<unknown>(db, slicesKey(projectId));
+  return stored === undefined ? [] : parseSlicesJson(stored);
+}
+
+/** Validates and saves a project's data unit tests; throws InvalidSliceError naming each problem. */
+export async function saveSlices(db: HearthDb, projectId: string, slices: Slice[]): Promise<void> {
+  await getProject(db, projectId);
+  await setSetting(db, slicesKey(projectId), parseSlicesJson(slices));
+}
+
+async function sliceSamples(db: HearthDb, evaluation: StoredEvaluation, slices: readonly Slice[]): Promise<SliceSample[]> {
+  const version = await getVersion(db, evaluation.versionId);
+  const project = await getProject(db, version.projectId);
+  const indices = indicesInVersion(version, evaluation.predictions.ids);
+  const attributeNames = Object.keys(version.attributes);
+  const needed = new Set<ImageStatName>();
+  for (const s of slices) statsUsed(s.predicate, needed);
+  const samples: SliceSample[] = [];
+  for (let i = 0; i < indices.length; i++) {
+    const at = indices[i] ?? 0;
+    const attributes: Record<string, string> = {};
+    for (const name of attributeNames) {
+      const col = version.attributes[name];
+      const code = col?.codes[at] ?? -1;
+      const value = code >= 0 ? col?.values[code] : undefined;
+      if (value !== undefined) attributes[name] = value;
+    }
+    const label = evaluation.predictions.trueLabels[i] ?? -1;
+    const predicted = evaluation.predictions.predicted[i] ?? -1;
+    samples.push({
+      label: label >= 0 ? (version.classes[label] ?? null) : null,
+      predicted: predicted >= 0 ? (version.classes[predicted] ?? null) : null,
+      split: SPLITS[version.splits[at] ?? 3] ?? 'unassigned',
+      provenance: PROVENANCE_KINDS[version.provenance[at] ?? 0] ?? 'real',
+      attributes,
+    });
+  }
+  if (needed.size > 0) {
+    const { width, height, channels } = project.input;
+    const ids = Array.from(evaluation.predictions.ids);
+    for (let start = 0; start < ids.length; start += STATS_CHUNK) {
+      const pixels = await getPixels(db, ids.slice(start, start + STATS_CHUNK));
+      pixels.forEach((p, k) => {
+        const sample = samples[start + k];
+        if (sample) sample.stats = computeImageStats(p, width, height, channels);
+      });
+    }
+  }
+  return samples;
+}
+
+export interface SliceRun {
+  results: SliceResult[];
+  history: { evaluationId: string; createdAt: number; results: SliceResult[] }[];
+}
+
+/** Runs the project's data unit tests on an evaluation, keeps the results with it, and returns the history. */
+export async function runSlicesFor(db: HearthDb, evaluationId: string): Promise<SliceRun> {
+  const { run, evaluation } = await getEvaluation(db, evaluationId);
+  const slices = await getSlices(db, run.projectId);
+  const results = evaluateSlices(slices, await sliceSamples(db, evaluation, slices));
+  await db.put('runs', { ...run, result: { ...evaluation, sliceResults: results } as unknown as Record<string, unknown> });
+  const runs = await db.getAllFromIndex('runs', 'by-project', run.projectId);
+  const history = runs
+    .filter((r) => r.kind === 'evaluate' && (r.result as StoredEvaluation | null)?.sliceResults)
+    .sort((a, b) => a.createdAt - b.createdAt)
+    .map((r) => ({
+      evaluationId: r.id,
+      createdAt: r.createdAt,
+      results: r.id === run.id ? results : ((r.result as unknown as StoredEvaluation).sliceResults ?? []),
+    }));
+  return { results, history };
+}
+
+export type SaliencyMethod = 'vanilla' | 'smoothgrad' | 'gradcam';
+
+export interface SaliencyResult {
+  map: SaliencyMap;
+  overlayRgba: Uint8ClampedArray;
+  width: number;
+  height: number;
+  predicted: number;
+  probabilities: number[];
+}
+
+export async function saliencyFor(
+  db: HearthDb,
+  cache: ModelCache,
+  req: { modelId: string; sampleId: number; method: SaliencyMethod; targetClass?: number },
+): Promise<SaliencyResult> {
+  const { model } = await cache.get(db, req.modelId);
+  const [pixels] = await getPixels(db, [req.sampleId]);
+  if (!pixels) throw new NotFoundError(`Sample ${req.sampleId} no longer exists.`);
+  const input = model.spec.input;
+  const x = pixelsToInput([pixels], input);
+  try {
+    const probs = tf.tidy(() => tf.softmax(model.forward(x).logits).dataSync());
+    const probabilities = Array.from(probs);
+    const predicted = probabilities.indexOf(Math.max(...probabilities));
+    const cls = req.targetClass ?? predicted;
+    const maps =
+      req.method === 'vanilla'
+        ? vanillaGradient(model, x, cls)
+        : req.method === 'smoothgrad'
+          ? smoothGrad(model, x, cls, { seed: SMOOTHGRAD_SEED })
+          : gradCam(model, x, cls);
+    const map = maps[0];
+    if (!map) throw new Error('Saliency returned no map for one image.');
+    return { map, overlayRgba: overlayHeatmap(pixels, map, input), width: input.width, height: input.height, predicted, probabilities };
+  } finally {
+    x.dispose();
+  }
+}

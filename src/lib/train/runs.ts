@@ -1,0 +1,247 @@
+/**
+ * Training runs as the studio sees them: start one for a project's dataset version,
+ * resume an interrupted one from its latest checkpoint, list them, and load the models
+ * they produced. The compute worker exposes these functions as they are.
+ */
+import type { ModelRecord, RunRecord } from '../data/types';
+import { describeError, InvalidInputError, NotFoundError } from '../jobs/errors';
+import type { CancelToken, ProgressFn } from '../jobs/progress';
+import { getProject } from '../storage/projects';
+import type { HearthDb } from '../storage/schema';
+import { getVersion } from '../storage/versions';
+import { latestCheckpoint, loadCheckpoint, restoreWeights } from './checkpoint';
+import { buildModel, type HearthModel, type ModelKind, type ModelSpec } from './models';
+import { trainModel, type EpochMetrics, type StepMetrics, type TrainConfig } from './train';
+
+export interface ModelChoice {
+  kind: ModelKind;
+  widthMultiplier?: number;
+}
+
+export interface TrainRequest {
+  runId: string;
+  projectId: string;
+  versionId: number;
+  model: ModelChoice;
+  config: TrainConfig;
+}
+
+export interface TrainRunSummary {
+  runId: string;
+  projectId: string;
+  versionId: number;
+  modelKind: ModelKind;
+  widthMultiplier?: number;
+  config: TrainConfig;
+  seed: number;
+  backend: string;
+  status: RunRecord['status'];
+  epochsDone: number;
+  history: EpochMetrics[];
+  createdAt: number;
+  finishedAt: number | null;
+  modelId: string | null;
+  error: { name: string; message: string } | null;
+}
+
+export interface RunJobOptions {
+  onProgress?: ProgressFn;
+  onMetrics?: (m: StepMetrics | EpochMetrics) => void;
+  cancel?: CancelToken;
+}
+
+/** What `trainModel` stores as a run's config. */
+interface StoredRunConfig {
+  train: TrainConfig;
+  model: ModelSpec;
+}
+
+function runConfig(run: RunRecord): StoredRunConfig {
+  const config = run.config as Partial<StoredRunConfig>;
+  if (!config.train || !config.model) {
+    throw new InvalidInputError(`Run ${run.id} has no training configuration: it was not made by the training loop.`);
+  }
+  return { train: config.train, model: config.model };
+}
+
+async function getRun(db: HearthDb, runId: string): Promise<RunRecord> {
+  const run = await db.get('runs', runId);
+  if (!run) throw new NotFoundError(`Training run ${runId} no longer exists: start a new run.`);
+  return run;
+}
+
+/** A run's epoch history: from its result when it ended, else from its latest checkpoint. */
+async function runHistory(db: HearthDb, run: RunRecord): Promise<EpochMetrics[]> {
+  const fromResult = (run.result as { history?: EpochMetrics[] } | null)?.history;
+  if (fromResult) return fromResult;
+  const checkpoint = await latestCheckpoint(db, run.id);
+  if (!checkpoint) return [];
+  const { meta } = await loadCheckpoint<EpochMetrics>(db, checkpoint);
+  return meta.history;
+}
+
+export async function summarizeRun(db: HearthDb, run: RunRecord): Promise<TrainRunSummary> {
+  const { train, model } = runConfig(run);
+  const history = await runHistory(db, run);
+  const result = (run.result ?? {}) as { modelId?: string; error?: { name: string; message: string } | null };
+  return {
+    runId: run.id,
+    projectId: run.projectId,
+    versionId: run.datasetVersionId ?? -1,
+    modelKind: model.kind,
+    ...(model.widthMultiplier === undefined ? {} : { widthMultiplier: model.widthMultiplier }),
+    config: train,
+    seed: run.seed,
+    backend: run.backend,
+    status: run.status,
+    epochsDone: history.length,
+    history,
+    createdAt: run.createdAt,
+    finishedAt: run.finishedAt,
+    modelId: result.modelId ?? null,
+    error: result.error ?? null,
+  };
+}
+
+/** Training runs of a project, newest first. */
+export async function listRuns(db: HearthDb, projectId: string): Promise<TrainRunSummary[]> {
+  const runs = (await db.getAllFromIndex('runs', 'by-project', projectId)).filter((r) => r.kind === 'train');
+  runs.sort((a, b) => b.createdAt - a.createdAt);
+  return Promise.all(runs.map((r) => summarizeRun(db, r)));
+}
+
+async function withModel<T>(spec: ModelSpec, fn: (model: HearthModel) => Promise<T>): Promise<T> {
+  const model = buildModel(spec);
+  try {
+    return await fn(model);
+  } finally {
+    model.dispose();
+  }
+}
+
+export async function startTraining(db: HearthDb, req: TrainRequest, opts: RunJobOptions = {}): Promise<TrainRunSummary> {
+  const project = await getProject(db, req.projectId);
+  const version = await getVersion(db, req.versionId);
+  if (version.projectId !== project.id) {
+    throw new InvalidInputError(`Dataset version ${req.versionId} belongs to another project: pick a version of ${project.name}.`);
+  }
+  if (version.classes.length < 2) {
+    throw new InvalidInputError(`${project.name} has ${version.classes.length} class(es): a classifier needs at least two. Import labelled images first.`);
+  }
+  const spec: ModelSpec = {
+    kind: req.model.kind,
+    input: project.input,
+    numClasses: version.classes.length,
+    ...(req.model.widthMultiplier === undefined ? {} : { widthMultiplier: req.model.widthMultiplier }),
+    seed: req.config.seed,
+  };
+  await withModel(spec, (model) =>
+    trainModel(db, { projectId: project.id, versionId: version.id ?? req.versionId, model, config: req.config, runId: req.runId, ...opts }),
+  );
+  return summarizeRun(db, await getRun(db, req.runId));
+}
+
+/**
+ * Continues a run a reload or a cancel stopped, from its latest checkpoint; with no
+ * checkpoint yet (stopped inside the first epoch) it starts that run over, same id.
+ */
+export async function resumeTraining(db: HearthDb, runId: string, opts: RunJobOptions = {}): Promise<TrainRunSummary> {
+  const run = await getRun(db, runId);
+  if (run.status === 'done') return summarizeRun(db, run);
+  const { train, model: spec } = runConfig(run);
+  if (run.datasetVersionId === null) throw new InvalidInputError(`Run ${runId} names no dataset version: start a new run.`);
+  const checkpoint = await latestCheckpoint(db, runId);
+  await withModel(spec, (model) =>
+    trainModel(db, {
+      projectId: run.projectId,
+      versionId: run.datasetVersionId ?? -1,
+      model,
+      config: train,
+      runId,
+      ...(checkpoint === null ? {} : { resumeFrom: checkpoint }),
+      ...opts,
+    }),
+  );
+  return summarizeRun(db, await getRun(db, runId));
+}
+
+export interface ModelInfo {
+  modelId: string;
+  runId: string;
+  name: string;
+  createdAt: number;
+  versionId: number;
+  backend: string;
+  seed: number;
+}
+
+interface FinalModelMeta {
+  spec: ModelSpec;
+  datasetVersionId: number;
+  classes: string[];
+  backend: string;
+  checkpointOf?: string;
+}
+
+function finalMeta(record: ModelRecord): FinalModelMeta {
+  return record.meta as unknown as FinalModelMeta;
+}
+
+/** Trained models of a project (checkpoints left out), newest first. */
+export async function listModels(db: HearthDb, projectId: string): Promise<ModelInfo[]> {
+  const records = await db.getAllFromIndex('models', 'by-project', projectId);
+  return records
+    .filter((r) => finalMeta(r).checkpointOf === undefined && finalMeta(r).spec !== undefined)
+    .sort((a, b) => b.createdAt - a.createdAt)
+    .map((r) => ({
+      modelId: r.id,
+      runId: r.runId ?? '',
+      name: r.name,
+      createdAt: r.createdAt,
+      versionId: finalMeta(r).datasetVersionId,
+      backend: finalMeta(r).backend,
+      seed: finalMeta(r).spec.seed,
+    }));
+}
+
+export interface LoadedModel {
+  model: HearthModel;
+  record: ModelRecord;
+  classes: string[];
+  versionId: number;
+}
+
+/** Rebuilds a stored model with its weights; the caller disposes `model`. */
+export async function loadStoredModel(db: HearthDb, modelId: string): Promise<LoadedModel> {
+  const record = await db.get('models', modelId);
+  if (!record) throw new NotFoundError(`Model ${modelId} no longer exists: train it again.`);
+  const meta = finalMeta(record);
+  const model = buildModel(meta.spec);
+  try {
+    restoreWeights(model, record);
+  } catch (err) {
+    model.dispose();
+    throw new InvalidInputError(`Model ${record.name} could not be restored (${describeError(err).message}): train it again.`);
+  }
+  return { model, record, classes: meta.classes, versionId: meta.datasetVersionId };
+}
+
+/**
+ * Keeps the last model used for saliency in memory, so clicking through samples does not
+ * rebuild it each time; one entry, since models can be large.
+ */
+export class ModelCache {
+  #entry: LoadedModel | null = null;
+
+  async get(db: HearthDb, modelId: string): Promise<LoadedModel> {
+    if (this.#entry?.record.id === modelId) return this.#entry;
+    this.clear();
+    this.#entry = await loadStoredModel(db, modelId);
+    return this.#entry;
+  }
+
+  clear(): void {
+    this.#entry?.model.dispose();
+    this.#entry = null;
+  }
+}

@@ -1,0 +1,33 @@
+import type { ComputeClient } from '../worker-client/compute-client';
+import type { EvaluateService } from './state/evaluate.svelte';
+import type { TrainService } from './state/train.svelte';
+
+/**
+ * The Train and Evaluate pages' services, backed by the compute worker (which owns tfjs
+ * and the GPU). Progress and metrics callbacks arrive already wrapped in Comlink.proxy.
+ */
+export function trainService(compute: ComputeClient): TrainService {
+  return {
+    startTraining: (jobId, req, onProgress, onMetrics) =>
+      compute.call((r) => r.startTraining(jobId, req, onProgress, onMetrics)),
+    resumeTraining: (jobId, runId, onProgress, onMetrics) =>
+      compute.call((r) => r.resumeTraining(jobId, runId, onProgress, onMetrics)),
+    listRuns: (projectId) => compute.call((r) => r.listRuns(projectId)),
+    cancel: (jobId) => compute.call((r) => r.cancel(jobId)),
+  };
+}
+
+export function evaluateService(compute: ComputeClient): EvaluateService {
+  return {
+    listModels: (projectId) => compute.call((r) => r.listModels(projectId)),
+    evaluate: (jobId, req, onProgress) => compute.call((r) => r.evaluate(jobId, req, onProgress)),
+    cancel: async (jobId) => {
+      await compute.call((r) => r.cancel(jobId));
+    },
+    modelBias: (evaluationId, req) => compute.call((r) => r.modelBias(evaluationId, req)),
+    runSlices: (evaluationId) => compute.call((r) => r.runSlices(evaluationId)),
+    getSlices: (projectId) => compute.call((r) => r.getSlices(projectId)),
+    saveSlices: (projectId, slices) => compute.call((r) => r.saveSlices(projectId, slices)),
+    saliency: (req) => compute.call((r) => r.saliency(req)),
+  };
+}

