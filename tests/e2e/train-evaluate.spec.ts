@@ -75,10 +75,15 @@ test('train on a dataset, reload mid-training and resume, then evaluate: confusi
   await importProject(page, makeMnistFolder({ train: 30, val: 10, test: 10 }));
   await expect(page.getByTestId('count-total')).toHaveAttribute('data-count', '500');
 
-  // A short run first, for the leak check: tensors held before and after must match.
+  // Two short runs first, for the leak check: the compute worker holds as many tensors
+  // after the second run as after the first.
   await startTraining(page, 1);
   await expect(page.getByTestId('train-run').first()).toHaveAttribute('data-status', 'done', { timeout: 180_000 });
   const afterFirst = await tensorsHeld(page);
+  await startTraining(page, 1);
+  await expect(page.getByTestId('train-run')).toHaveCount(2);
+  await expect(page.getByTestId('train-run').first()).toHaveAttribute('data-status', 'done', { timeout: 180_000 });
+  expect(await tensorsHeld(page)).toBe(afterFirst);
 
   // The run that gets interrupted: enough epochs that a reload lands in the middle.
   await startTraining(page, 12);
@@ -93,7 +98,7 @@ test('train on a dataset, reload mid-training and resume, then evaluate: confusi
   await page.getByTestId('rail-train').click();
   const resumed = page.locator('[data-testid="train-run"]').first();
   await expect(resumed).toHaveAttribute('data-status', 'done', { timeout: 300_000 });
-  await expect(page.getByTestId('train-run')).toHaveCount(2);
+  await expect(page.getByTestId('train-run')).toHaveCount(3);
   // Curves for the finished run show every epoch, the ones from before the reload included.
   await expect(page.getByTestId('curve-accuracy').locator('[data-series="val"]')).toHaveAttribute('data-points', '12');
   expect(await tensorsHeld(page)).toBe(afterFirst);
