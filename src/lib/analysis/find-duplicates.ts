@@ -4,7 +4,7 @@
  */
 import type { CancelToken, ProgressFn } from '../jobs/progress';
 import type { HearthDb } from '../storage/schema';
-import { findNearDuplicates, hashVersion, type DuplicateGroup, type SplitLeak } from './duplicates';
+import { findVerifiedDuplicates, hashVersion, type DuplicateGroup, type SplitLeak } from './duplicates';
 
 export interface DuplicatesReport {
   versionId: number;
@@ -23,6 +23,8 @@ export async function findVersionDuplicates(
   opts: { maxDistance: number; onProgress?: ProgressFn; cancel?: CancelToken },
 ): Promise<DuplicatesReport> {
   const hashed = await hashVersion(db, versionId, { onProgress: opts.onProgress, cancel: opts.cancel });
-  const found = findNearDuplicates(hashed.hashes, hashed.sampleIds, hashed.splits, { maxDistance: opts.maxDistance });
+  // Candidates by pHash, each pair confirmed on 16×16 thumbnails: pHash alone groups
+  // look-alike digits (70k MNIST: a 23k-image group at 4 bits); verified, it finds none.
+  const found = findVerifiedDuplicates(hashed, { maxDistance: opts.maxDistance });
   return { versionId, maxDistance: opts.maxDistance, samples: hashed.sampleIds.length, ...found };
 }

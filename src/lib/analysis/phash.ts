@@ -23,6 +23,11 @@
  * A flat image has no structure: its coefficients are all zero (after snapping float noise
  * below COEFFICIENT_EPSILON), so every flat image hashes to 0 rather than to random bits.
  *
+ * Beside the hash, `signatureInto` keeps a 16×16 gray thumbnail (the same luma, area-averaged,
+ * rounded to uint8): 64 low-frequency bits cannot tell two look-alike small images apart
+ * (on MNIST, 790 hash values are shared by different digits), so duplicates.ts verifies
+ * every pHash candidate pair on the thumbnails (`thumbnailRmsDifference`) before joining it.
+ *
  * Representation: two uint32 words (hi = bits 32..63, lo = bits 0..31), stored for many
  * images side by side in one Uint32Array (`[hi0, lo0, hi1, lo1, …]`): no BigInt allocation,
  * and the Hamming distance is two popcounts.
@@ -36,6 +41,14 @@ export const PHASH_PLANE_SIZE = 32;
 const BLOCK_SIZE = 8;
 /** Words per hash in a packed Uint32Array. */
 export const PHASH_WORDS = 2;
+/**
+ * Side of the gray thumbnail that verifies pHash candidates (see duplicates.ts). 16×16 is
+ * independent of the project's input size, keeps the stroke layout of a 28×28 digit that
+ * the 8×8 DCT block blurs away, and costs 256 bytes per sample (18 MB for 70k samples).
+ */
+export const THUMBNAIL_SIDE = 16;
+/** Bytes per thumbnail in a packed Uint8Array. */
+export const THUMBNAIL_BYTES = THUMBNAIL_SIDE * THUMBNAIL_SIDE;
 /**
  * DCT coefficients of a 32×32 plane of 0..255 values are at most ~8,160 in magnitude;
  * rounding error of the float sums is ~1e-12. Below this they are taken as exactly 0, so
@@ -54,7 +67,7 @@ const COS = (() => {
   return table;
 })();
 
-/** Sparse area-averaging weights from `inSize` samples to PHASH_PLANE_SIZE. */
+/** Sparse area-averaging weights from `inSize` samples to `outSize`. */
 interface AreaWeights {
   /** First input index that output j reads. */
   start: Int32Array;
@@ -65,23 +78,24 @@ interface AreaWeights {
   maxLength: number;
 }
 
+/** Keyed by `inSize * 1024 + outSize` (both sides are far below 1024 · 2^20). */
 const weightsCache = new Map<number, AreaWeights>();
 
 /**
- * Output pixel j covers input interval [j·s, (j+1)·s) with s = inSize / 32; input pixel i
- * covers [i, i+1). Its weight is the overlap length over s. For upscaling (s < 1) this is
- * one or two inputs per output; for downscaling, ceil(s)+1 at most.
+ * Output pixel j covers input interval [j·s, (j+1)·s) with s = inSize / outSize; input
+ * pixel i covers [i, i+1). Its weight is the overlap length over s. For upscaling (s < 1)
+ * this is one or two inputs per output; for downscaling, ceil(s)+1 at most.
  */
-function areaWeights(inSize: number): AreaWeights {
-  const cached = weightsCache.get(inSize);
+function areaWeights(inSize: number, outSize: number): AreaWeights {
+  const key = inSize * 1024 + outSize;
+  const cached = weightsCache.get(key);
   if (cached) return cached;
-  const out = PHASH_PLANE_SIZE;
-  const s = inSize / out;
+  const s = inSize / outSize;
   const maxLength = Math.ceil(s) + 1;
-  const start = new Int32Array(out);
-  const length = new Int32Array(out);
-  const weights = new Float64Array(out * maxLength);
-  for (let j = 0; j < out; j++) {
+  const start = new Int32Array(outSize);
+  const length = new Int32Array(outSize);
+  const weights = new Float64Array(outSize * maxLength);
+  for (let j = 0; j < outSize; j++) {
     const lo = j * s;
     const hi = (j + 1) * s;
     const first = Math.floor(lo);
@@ -94,16 +108,16 @@ function areaWeights(inSize: number): AreaWeights {
     }
   }
   const w = { start, length, weights, maxLength };
-  weightsCache.set(inSize, w);
+  weightsCache.set(key, w);
   return w;
 }
 
-/** Area-averages a width×height luma plane to 32×32 (rows first, then columns). */
-function resizeToPlane(luma: Float32Array, width: number, height: number): Float64Array {
-  const n = PHASH_PLANE_SIZE;
-  const wx = areaWeights(width);
-  const wy = areaWeights(height);
-  // Horizontal pass: height × 32.
+/** Area-averages a width×height luma plane to outSize×outSize (rows first, then columns). */
+function resizeToPlane(luma: Float32Array, width: number, height: number, outSize: number): Float64Array {
+  const n = outSize;
+  const wx = areaWeights(width, n);
+  const wy = areaWeights(height, n);
+  // Horizontal pass: height × n.
   const rows = new Float64Array(height * n);
   for (let y = 0; y < height; y++) {
     const rowOffset = y * width;
@@ -115,7 +129,7 @@ function resizeToPlane(luma: Float32Array, width: number, height: number): Float
       rows[y * n + j] = acc;
     }
   }
-  // Vertical pass: 32 × 32.
+  // Vertical pass: n × n.
   const plane = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     const first = wy.start[i] as number;
@@ -152,6 +166,27 @@ function lowFrequencyBlock(plane: Float64Array): Float64Array {
   return block;
 }
 
+/** Writes the pHash of a luma plane into `out` at `index`. */
+function pHashOfLumaInto(luma: Float32Array, width: number, height: number, out: Uint32Array, index: number): void {
+  const block = lowFrequencyBlock(resizeToPlane(luma, width, height, PHASH_PLANE_SIZE));
+  const sorted = block.slice().sort();
+  const median = ((sorted[31] as number) + (sorted[32] as number)) / 2;
+  let hi = 0;
+  let lo = 0;
+  for (let b = 0; b < 32; b++) if ((block[b] as number) > median) lo |= 1 << b;
+  for (let b = 0; b < 32; b++) if ((block[32 + b] as number) > median) hi |= 1 << b;
+  out[PHASH_WORDS * index] = hi >>> 0;
+  out[PHASH_WORDS * index + 1] = lo >>> 0;
+}
+
+/** Writes the THUMBNAIL_SIDE² thumbnail of a luma plane into `out` at `index`. */
+function thumbnailOfLumaInto(luma: Float32Array, width: number, height: number, out: Uint8Array, index: number): void {
+  const plane = resizeToPlane(luma, width, height, THUMBNAIL_SIDE);
+  const offset = THUMBNAIL_BYTES * index;
+  // Area means of 0..255 values stay in 0..255 up to float error: the clamp is for that error.
+  for (let k = 0; k < THUMBNAIL_BYTES; k++) out[offset + k] = Math.min(255, Math.max(0, Math.round(plane[k] as number)));
+}
+
 /**
  * Writes the pHash of one HWC uint8 image (1 or 3 channels, any size) into
  * `out[2·index]` (hi word) and `out[2·index + 1]` (lo word).
@@ -164,15 +199,7 @@ export function pHashInto(
   out: Uint32Array,
   index: number,
 ): void {
-  const block = lowFrequencyBlock(resizeToPlane(lumaPlane(pixelsHwc, width, height, channels), width, height));
-  const sorted = block.slice().sort();
-  const median = ((sorted[31] as number) + (sorted[32] as number)) / 2;
-  let hi = 0;
-  let lo = 0;
-  for (let b = 0; b < 32; b++) if ((block[b] as number) > median) lo |= 1 << b;
-  for (let b = 0; b < 32; b++) if ((block[32 + b] as number) > median) hi |= 1 << b;
-  out[PHASH_WORDS * index] = hi >>> 0;
-  out[PHASH_WORDS * index + 1] = lo >>> 0;
+  pHashOfLumaInto(lumaPlane(pixelsHwc, width, height, channels), width, height, out, index);
 }
 
 /** The pHash of one image as `[hi, lo]` words. */
@@ -180,6 +207,71 @@ export function pHash(pixelsHwc: Uint8Array, width: number, height: number, chan
   const out = new Uint32Array(PHASH_WORDS);
   pHashInto(pixelsHwc, width, height, channels, out, 0);
   return out;
+}
+
+/**
+ * The pHash (into `hashes` at `index`, PHASH_WORDS words) and the gray thumbnail (into
+ * `thumbnails` at `index`, THUMBNAIL_BYTES bytes) of one image, from one luma plane.
+ */
+export function signatureInto(
+  pixelsHwc: Uint8Array,
+  width: number,
+  height: number,
+  channels: Channels,
+  hashes: Uint32Array,
+  thumbnails: Uint8Array,
+  index: number,
+): void {
+  const luma = lumaPlane(pixelsHwc, width, height, channels);
+  pHashOfLumaInto(luma, width, height, hashes, index);
+  thumbnailOfLumaInto(luma, width, height, thumbnails, index);
+}
+
+/** The THUMBNAIL_SIDE×THUMBNAIL_SIDE gray thumbnail of one image (row-major luma, uint8). */
+export function thumbnail(pixelsHwc: Uint8Array, width: number, height: number, channels: Channels): Uint8Array {
+  const out = new Uint8Array(THUMBNAIL_BYTES);
+  thumbnailOfLumaInto(lumaPlane(pixelsHwc, width, height, channels), width, height, out, 0);
+  return out;
+}
+
+/**
+ * Mean thumbnail brightness per sample (THUMBNAIL_BYTES bytes each in `thumbnails`): what
+ * `thumbnailRmsDifference` subtracts, computed once per sample rather than once per pair.
+ */
+export function thumbnailMeans(thumbnails: Uint8Array): Float64Array {
+  const n = thumbnails.length / THUMBNAIL_BYTES;
+  const means = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let sum = 0;
+    for (let k = i * THUMBNAIL_BYTES, end = k + THUMBNAIL_BYTES; k < end; k++) sum += thumbnails[k] as number;
+    means[i] = sum / THUMBNAIL_BYTES;
+  }
+  return means;
+}
+
+/**
+ * Difference of thumbnails i and j in gray levels (0..255): the root mean square of the
+ * pixel differences after each thumbnail's own mean is subtracted.
+ * - Mean-centred, so a uniform brightness offset costs nothing (pHash ignores it too).
+ * - Root mean square, not mean absolute: two different MNIST "1"s that overlap except
+ *   along one stroke edge differ by ~30 gray levels on a few pixels and by 0 on the black
+ *   background. A mean absolute difference averages that down to ~1.4 (as low as a noised
+ *   copy's); the square keeps it at ≥ 4.2, while copies whose change is spread thinly over
+ *   every pixel (noise, re-encoding, brightening) stay near 1.
+ * - An L2 norm of centred thumbnails, so it is a metric: "every pair within t" bounds a
+ *   group.
+ * `means` from `thumbnailMeans` (the same `thumbnails`).
+ */
+export function thumbnailRmsDifference(thumbnails: Uint8Array, means: Float64Array, i: number, j: number): number {
+  const shift = (means[j] as number) - (means[i] as number);
+  const a = THUMBNAIL_BYTES * i;
+  const b = THUMBNAIL_BYTES * j;
+  let sum = 0;
+  for (let k = 0; k < THUMBNAIL_BYTES; k++) {
+    const d = (thumbnails[a + k] as number) - (thumbnails[b + k] as number) + shift;
+    sum += d * d;
+  }
+  return Math.sqrt(sum / THUMBNAIL_BYTES);
 }
 
 /** Number of set bits of a 32-bit word (SWAR popcount: no loop, no table). */

@@ -1,0 +1,37 @@
+import { expect, test } from './fixtures';
+import { importFolderProject, makeMnistFolder } from './mnist-folder';
+
+test('the analyzer reports the distribution and finds a planted train/test duplicate, which is removed', async ({ page }) => {
+  test.setTimeout(300_000);
+  // 10 digits × (20 train + 5 val + 5 test) = 300 real MNIST images, plus one byte-identical
+  // copy of a training image filed under test/.
+  await importFolderProject(page, makeMnistFolder({ train: 20, val: 5, test: 5 }, { plantLeak: true }));
+  await expect(page.getByTestId('count-total')).toHaveAttribute('data-count', '301');
+
+  await page.getByTestId('rail-analyze').click();
+  await page.getByTestId('analyze-split-all').check();
+  await page.getByTestId('analyze-start').click();
+  // 30 or 31 images per digit across all splits: nearly balanced.
+  const ratio = page.getByTestId('imbalance-ratio');
+  await expect(ratio).toHaveAttribute('data-value', /^1(\.0\d*)?$/, { timeout: 120_000 });
+  await expect(page.getByTestId('shortcuts')).toBeVisible();
+
+  const duplicates = page.getByTestId('duplicates');
+  await duplicates.getByTestId('duplicates-start').click();
+  const leak = duplicates.locator('[data-testid="duplicate-group"][data-leak="true"]');
+  await expect(leak).toHaveCount(1, { timeout: 120_000 });
+  await expect(leak.getByTestId('duplicate-thumb')).toHaveCount(2);
+  await expect(leak.locator('[data-testid="duplicate-thumb"][data-split="train"]')).toHaveCount(1);
+  await expect(leak.locator('[data-testid="duplicate-thumb"][data-split="test"]')).toHaveCount(1);
+
+  await duplicates.getByTestId('remove-leaks').click();
+  await page.getByTestId('remove-confirm').click();
+  await expect(page.getByTestId('status-version')).toContainText('v2');
+  await expect(duplicates.locator('[data-testid="duplicate-group"][data-leak="true"]')).toHaveCount(0);
+
+  // The copy under test/ is gone; the training original stays.
+  await page.getByTestId('rail-data').click();
+  await expect(page.getByTestId('count-total')).toHaveAttribute('data-count', '300');
+  await expect(page.getByTestId('count-split-test')).toHaveAttribute('data-count', '50');
+  await expect(page.getByTestId('count-split-train')).toHaveAttribute('data-count', '200');
+});
