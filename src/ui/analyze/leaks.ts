@@ -2,7 +2,7 @@
  * Split leaks in a duplicates report, as plain functions (no runes), so they are tested
  * in Node and shared by the Analyze page's state and components.
  */
-import type { DuplicateGroup, SplitLeak } from '../../lib/analysis/duplicates';
+import type { SplitLeak } from '../../lib/analysis/duplicates';
 import type { Split } from '../../lib/data/types';
 
 export type { DuplicatesReport } from '../../lib/analysis/find-duplicates';
