@@ -1,9 +1,10 @@
 /**
  * The backend ladder in Node. Only `cpu` and `wasm` run here: `webgl` registers only in a
  * browser or worker scope (tfjs checks `device_util.isBrowser()`), and `webgpu` only where
- * `navigator.gpu` exists, which Node lacks without the `webgpu` (Dawn) package that this
- * project does not install. Both are exercised in Chromium by tests/e2e/compute.spec.ts;
- * here they must report unavailable, with a reason.
+ * `navigator.gpu` exists, which Node lacks unless a test file sets it up from the `webgpu`
+ * (Dawn) package, as augment-gpu.test.ts does in its own process (vitest runs each file in
+ * a fork). Both are exercised in Chromium by tests/e2e/compute.spec.ts; here they must
+ * report unavailable, with a reason.
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
