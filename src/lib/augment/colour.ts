@@ -12,91 +12,10 @@
  * so a textbook formula differs from its output by one level in a few per cent of
  * pixels. The kernels below replay its integer constants, its tables (built here the way
  * OpenCV builds them) and its float32 rounding (`Math.fround`) so the CPU reference
- * produces the same bytes. The shared sampling helpers used by every module of this
- * family (threshold, photometric, mixing) live here too.
+ * produces the same bytes. The shared sampling helpers live in sample.ts.
  */
-import type { Rng } from '../data/rng';
-import { InvalidInputError } from '../jobs/errors';
-import type { ImageU8, Range, TransformDef } from './types';
-
-// ---- shared helpers -------------------------------------------------------------------
-
-/** Keeps a transform's parameter type while checking it against the contract. */
-export function defineTransform<P>(def: TransformDef<P>): TransformDef<P> {
-  return def;
-}
-
-/** Parameters of a transform that has none (the colour conversions). */
-export type NoParams = Record<string, never>;
-
-/** Inclusive bounds a `…Range` value must lie in, and whether it must be an integer. */
-export interface RangeBounds {
-  min: number;
-  max: number;
-  integer?: boolean;
-}
-
-/**
- * Reads `spec[key]` as a Range (a number or [min, max]), `fallback` when absent.
- * Throws InvalidInputError naming the key for anything else, so a typo in a stored
- * pipeline recipe is reported where it is, not as NaN pixels later.
- */
-export function readRange(spec: Readonly<Record<string, unknown>>, key: string, fallback: Range, bounds: RangeBounds): [number, number] {
-  const raw = spec[key] === undefined ? fallback : spec[key];
-  let lo: unknown;
-  let hi: unknown;
-  if (typeof raw === 'number') {
-    lo = raw;
-    hi = raw;
-  } else if (Array.isArray(raw) && raw.length === 2) {
-    [lo, hi] = raw as unknown[];
-  } else {
-    throw new InvalidInputError(`${key} must be a number or a [min, max] pair; got ${JSON.stringify(raw)}. Fix it in the pipeline spec.`);
-  }
-  if (typeof lo !== 'number' || typeof hi !== 'number' || !Number.isFinite(lo) || !Number.isFinite(hi)) {
-    throw new InvalidInputError(`${key} must hold finite numbers; got ${JSON.stringify(raw)}. Fix it in the pipeline spec.`);
-  }
-  if (lo > hi) throw new InvalidInputError(`${key} has min ${lo} above max ${hi}. Swap them in the pipeline spec.`);
-  if (lo < bounds.min || hi > bounds.max) {
-    throw new InvalidInputError(`${key} must lie within [${bounds.min}, ${bounds.max}]; got [${lo}, ${hi}]. Fix it in the pipeline spec.`);
-  }
-  if (bounds.integer === true && (!Number.isInteger(lo) || !Number.isInteger(hi))) {
-    throw new InvalidInputError(`${key} must hold whole numbers; got [${lo}, ${hi}]. Fix it in the pipeline spec.`);
-  }
-  return [lo, hi];
-}
-
-/**
- * Uniform in [lo, hi]. Always draws once, even for a fixed value, so changing a range
- * to a constant does not shift the random stream of the transforms after it.
- */
-export function sampleUniform(rng: Rng, [lo, hi]: [number, number]): number {
-  const u = rng.next();
-  return lo === hi ? lo : lo + (hi - lo) * u;
-}
-
-/** Uniform integer in [lo, hi] (both whole); draws exactly like `sampleUniform`'s budget of one call. */
-export function sampleInt(rng: Rng, [lo, hi]: [number, number]): number {
-  return lo + rng.int(hi - lo + 1);
-}
-
-/** Round half to even: C's lrint / OpenCV's cvRound / numpy's rint. */
-export function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-/** OpenCV's saturate_cast<uchar> of a value already rounded. */
-export function clampU8(x: number): number {
-  return x < 0 ? 0 : x > 255 ? 255 : x;
-}
-
-/** Throws InvalidInputError unless the image has the channel count a transform needs. */
-export function requireChannels(name: string, img: Pick<ImageU8, 'channels'>, channels: 1 | 3): void {
-  if (img.channels !== channels) {
-    throw new InvalidInputError(`${name} needs a ${channels}-channel image, got ${img.channels} channel(s). Convert the image first (to-gray or a colour conversion).`);
-  }
-}
+import { clampU8, defineTransform, requireChannels, roundHalfEven, type NoParams } from './sample';
+import type { ImageU8, TransformDef } from './types';
 
 function mapPixels3(input: ImageU8, kernel: (a: number, b: number, c: number, out: Uint8Array, o: number) => void): ImageU8 {
   const src = input.data;

@@ -10,7 +10,7 @@
  */
 import { InvalidInputError } from '../jobs/errors';
 import { OUTSIDE, borderIndex, readBorderMode } from './border';
-import { checkImageU8, clampU8, defineTransform, drawOddInt, drawUniform, readRange, roundHalfEven } from './geometry';
+import { checkImageU8, clampU8, defineTransform, readRange, roundHalfEven, sampleOddInt, sampleUniform } from './sample';
 import type { BorderMode, ImageU8 } from './types';
 
 const MAX_BOX_KSIZE = 31;
@@ -345,7 +345,7 @@ export const boxTransform = defineTransform<BoxParams>({
   kind: 'neighbourhood',
   description: 'Average over a k×k window (cv2.blur).',
   sample: (rng, spec) => ({
-    ksize: drawOddInt(rng, 'ksizeRange', readRange(spec, 'ksizeRange', { min: 1, max: MAX_BOX_KSIZE })),
+    ksize: sampleOddInt(rng, 'ksizeRange', readRange(spec, 'ksizeRange', { min: 1, max: MAX_BOX_KSIZE })),
     border: readBorderMode(spec, 'border', 'reflect101'),
   }),
   cpu: (img, p) => boxBlurU8(img, p),
@@ -357,8 +357,8 @@ export const gaussianBlurTransform = defineTransform<GaussianParams>({
   kind: 'neighbourhood',
   description: 'Gaussian blur with an odd kernel size and a sigma in pixels (cv2.GaussianBlur).',
   sample: (rng, spec) => ({
-    ksize: drawOddInt(rng, 'ksizeRange', readRange(spec, 'ksizeRange', { min: 1, max: MAX_GAUSSIAN_KSIZE })),
-    sigma: drawUniform(rng, readRange(spec, 'sigmaRange', { min: 0, max: MAX_SIGMA, fallback: 0 })),
+    ksize: sampleOddInt(rng, 'ksizeRange', readRange(spec, 'ksizeRange', { min: 1, max: MAX_GAUSSIAN_KSIZE })),
+    sigma: sampleUniform(rng, readRange(spec, 'sigmaRange', { min: 0, max: MAX_SIGMA, fallback: 0 })),
     border: readBorderMode(spec, 'border', 'reflect101'),
   }),
   cpu: (img, p) => gaussianBlurU8(img, p),
@@ -370,7 +370,7 @@ export const medianTransform = defineTransform<MedianParams>({
   kind: 'neighbourhood',
   description: 'Median of a k×k window, k = 3, 5 or 7 (cv2.medianBlur).',
   sample: (rng, spec) => ({
-    ksize: drawOddInt(rng, 'ksizeRange', readRange(spec, 'ksizeRange', { min: 3, max: MAX_MEDIAN_KSIZE })),
+    ksize: sampleOddInt(rng, 'ksizeRange', readRange(spec, 'ksizeRange', { min: 3, max: MAX_MEDIAN_KSIZE })),
   }),
   cpu: (img, p) => medianBlurU8(img, p),
   goldenTolerance: 0,
@@ -381,9 +381,9 @@ export const bilateralTransform = defineTransform<BilateralParams>({
   kind: 'neighbourhood',
   description: 'Edge-preserving smoothing: neighbours weigh by distance and by colour difference (cv2.bilateralFilter).',
   sample: (rng, spec) => ({
-    d: drawOddInt(rng, 'dRange', readRange(spec, 'dRange', { min: 1, max: MAX_BILATERAL_D })),
-    sigmaColor: drawUniform(rng, readRange(spec, 'sigmaColorRange', { min: MIN_BILATERAL_SIGMA, max: MAX_SIGMA_COLOR })),
-    sigmaSpace: drawUniform(rng, readRange(spec, 'sigmaSpaceRange', { min: MIN_BILATERAL_SIGMA, max: MAX_SIGMA })),
+    d: sampleOddInt(rng, 'dRange', readRange(spec, 'dRange', { min: 1, max: MAX_BILATERAL_D })),
+    sigmaColor: sampleUniform(rng, readRange(spec, 'sigmaColorRange', { min: MIN_BILATERAL_SIGMA, max: MAX_SIGMA_COLOR })),
+    sigmaSpace: sampleUniform(rng, readRange(spec, 'sigmaSpaceRange', { min: MIN_BILATERAL_SIGMA, max: MAX_SIGMA })),
     border: readBorderMode(spec, 'border', 'reflect101'),
   }),
   cpu: (img, p) => bilateralU8(img, p),

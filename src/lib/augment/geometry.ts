@@ -12,101 +12,9 @@
  * test (and a user comparing against their Python pipeline) would notice.
  */
 import { InvalidInputError } from '../jobs/errors';
-import type { Rng } from '../data/rng';
 import { OUTSIDE, borderIndex, readBorderMode } from './border';
-import type { BorderMode, ImageU8, Range, TransformDef } from './types';
-
-// ---------------------------------------------------------------------------------------
-// Shared helpers (also used by filter.ts)
-
-/** Types a transform definition without widening its parameter type to `unknown`. */
-export function defineTransform<P>(def: TransformDef<P>): TransformDef<P> {
-  return def;
-}
-
-type Spec = Readonly<Record<string, unknown>>;
-
-interface RangeBounds {
-  min: number;
-  max: number;
-  /** Used when the key is absent; without it the key is required. */
-  fallback?: Range;
-}
-
-/** Validates a `…Range` value (a number or [min, max]) against bounds; names the key. */
-export function readRange(spec: Spec, key: string, bounds: RangeBounds): [number, number] {
-  const raw = spec[key] ?? bounds.fallback;
-  const bad = (why: string): InvalidInputError =>
-    new InvalidInputError(`"${key}" ${why}; give a number or [min, max] within [${bounds.min}, ${bounds.max}].`);
-  if (raw === undefined) throw bad('is missing');
-  let lo: unknown;
-  let hi: unknown;
-  if (typeof raw === 'number') {
-    lo = raw;
-    hi = raw;
-  } else if (Array.isArray(raw) && raw.length === 2) {
-    [lo, hi] = raw as unknown[];
-  } else {
-    throw bad(`is ${JSON.stringify(raw)}`);
-  }
-  if (typeof lo !== 'number' || typeof hi !== 'number' || !Number.isFinite(lo) || !Number.isFinite(hi)) {
-    throw bad(`is ${JSON.stringify(raw)}`);
-  }
-  if (lo > hi) throw bad(`has min ${lo} above max ${hi}`);
-  if (lo < bounds.min || hi > bounds.max) throw bad(`is [${lo}, ${hi}], outside the allowed interval`);
-  return [lo, hi];
-}
-
-/** Uniform draw in [lo, hi]; a fixed value draws nothing, so it leaves the stream untouched. */
-export function drawUniform(rng: Rng, [lo, hi]: [number, number]): number {
-  return lo === hi ? lo : lo + (hi - lo) * rng.next();
-}
-
-/** Uniform odd integer in [lo, hi] (kernel sizes); names the key when none exists. */
-export function drawOddInt(rng: Rng, key: string, [lo, hi]: [number, number]): number {
-  const first = Math.ceil(lo) % 2 === 0 ? Math.ceil(lo) + 1 : Math.ceil(lo);
-  const last = Math.floor(hi) % 2 === 0 ? Math.floor(hi) - 1 : Math.floor(hi);
-  if (first > last) throw new InvalidInputError(`"${key}" [${lo}, ${hi}] contains no odd integer; kernel sizes must be odd.`);
-  const count = (last - first) / 2 + 1;
-  return count === 1 ? first : first + 2 * rng.int(count);
-}
-
-/** A fixed string option from a closed set, with a default; names the key when wrong. */
-export function readChoice<T extends string>(spec: Spec, key: string, choices: readonly T[], fallback: T): T {
-  const value = spec[key];
-  if (value === undefined) return fallback;
-  if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
-  throw new InvalidInputError(`"${key}" must be one of ${choices.join(', ')}; got ${JSON.stringify(value)}.`);
-}
-
-/** A fixed integer option in [min, max]; names the key when wrong. */
-export function readInt(spec: Spec, key: string, min: number, max: number, fallback?: number): number {
-  const value = spec[key] ?? fallback;
-  if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value;
-  throw new InvalidInputError(`"${key}" must be a whole number in [${min}, ${max}]; got ${JSON.stringify(spec[key])}.`);
-}
-
-/**
- * cvRound: round half to even, what `saturate_cast<int>(double)` and `<uchar>(float)`
- * do on x86 (lrint). Math.round would send 2.5 to 3 where OpenCV writes 2.
- */
-export function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-export function clampU8(v: number): number {
-  return v < 0 ? 0 : v > 255 ? 255 : v;
-}
-
-/** Refuses an image whose byte count does not match its declared shape. */
-export function checkImageU8(img: ImageU8): void {
-  if (img.data.length !== img.width * img.height * img.channels) {
-    throw new InvalidInputError(
-      `Image data has ${img.data.length} bytes but ${img.width}x${img.height}x${img.channels} needs ${img.width * img.height * img.channels}.`,
-    );
-  }
-}
+import { checkImageU8, clampU8, defineTransform, readChoice, readInt, readRange, roundHalfEven, sampleUniform, type Spec } from './sample';
+import type { BorderMode, ImageU8 } from './types';
 
 // ---------------------------------------------------------------------------------------
 // Flip and crop (exact)
@@ -663,7 +571,7 @@ export const rotateTransform = defineTransform<RotateParams>({
   description: 'Rotate about the centre by an angle in degrees, counter-clockwise (getRotationMatrix2D + warpAffine).',
   sample: (rng, spec) => {
     const angle = readRange(spec, 'angleRange', { min: -MAX_ANGLE_DEG, max: MAX_ANGLE_DEG });
-    return { ...readWarpOptions(spec), angleDeg: drawUniform(rng, angle) };
+    return { ...readWarpOptions(spec), angleDeg: sampleUniform(rng, angle) };
   },
   cpu: (img, p) => warpAffineU8(img, rotationMatrix(...imageCentre(img.width, img.height), p.angleDeg, 1), p),
   goldenTolerance: WARP_TOLERANCE,
@@ -676,8 +584,8 @@ export const translateTransform = defineTransform<TranslateParams>({
   sample: (rng, spec, image) => {
     const fx = readRange(spec, 'shiftXRange', { min: -MAX_SHIFT_FRACTION, max: MAX_SHIFT_FRACTION, fallback: 0 });
     const fy = readRange(spec, 'shiftYRange', { min: -MAX_SHIFT_FRACTION, max: MAX_SHIFT_FRACTION, fallback: 0 });
-    const dx = drawUniform(rng, fx) * image.width;
-    const dy = drawUniform(rng, fy) * image.height;
+    const dx = sampleUniform(rng, fx) * image.width;
+    const dy = sampleUniform(rng, fy) * image.height;
     return { ...readWarpOptions(spec), dx, dy };
   },
   cpu: (img, p) => warpAffineU8(img, [1, 0, p.dx, 0, 1, p.dy], p),
@@ -691,7 +599,7 @@ export const shearTransform = defineTransform<ShearParams>({
   sample: (rng, spec) => {
     const sx = readRange(spec, 'shearXRange', { min: -MAX_SHEAR_DEG, max: MAX_SHEAR_DEG, fallback: 0 });
     const sy = readRange(spec, 'shearYRange', { min: -MAX_SHEAR_DEG, max: MAX_SHEAR_DEG, fallback: 0 });
-    return { ...readWarpOptions(spec), shearXDeg: drawUniform(rng, sx), shearYDeg: drawUniform(rng, sy) };
+    return { ...readWarpOptions(spec), shearXDeg: sampleUniform(rng, sx), shearYDeg: sampleUniform(rng, sy) };
   },
   cpu: (img, p) => warpAffineU8(img, affineMatrix({ angleDeg: 0, scale: 1, dx: 0, dy: 0, shearXDeg: p.shearXDeg, shearYDeg: p.shearYDeg }, img.width, img.height), p),
   goldenTolerance: WARP_TOLERANCE,
@@ -703,7 +611,7 @@ export const scaleTransform = defineTransform<ScaleParams>({
   description: 'Zoom about the centre, keeping the image size (getRotationMatrix2D with angle 0 + warpAffine).',
   sample: (rng, spec) => {
     const s = readRange(spec, 'scaleRange', { min: MIN_SCALE, max: MAX_SCALE });
-    return { ...readWarpOptions(spec), scale: drawUniform(rng, s) };
+    return { ...readWarpOptions(spec), scale: sampleUniform(rng, s) };
   },
   cpu: (img, p) => warpAffineU8(img, rotationMatrix(...imageCentre(img.width, img.height), 0, p.scale), p),
   goldenTolerance: WARP_TOLERANCE,
@@ -722,12 +630,12 @@ export const affineTransform = defineTransform<AffineParams>({
     const shy = readRange(spec, 'shearYRange', { min: -MAX_SHEAR_DEG, max: MAX_SHEAR_DEG, fallback: 0 });
     return {
       ...readWarpOptions(spec),
-      angleDeg: drawUniform(rng, angle),
-      scale: drawUniform(rng, scale),
-      dx: drawUniform(rng, fx) * image.width,
-      dy: drawUniform(rng, fy) * image.height,
-      shearXDeg: drawUniform(rng, shx),
-      shearYDeg: drawUniform(rng, shy),
+      angleDeg: sampleUniform(rng, angle),
+      scale: sampleUniform(rng, scale),
+      dx: sampleUniform(rng, fx) * image.width,
+      dy: sampleUniform(rng, fy) * image.height,
+      shearXDeg: sampleUniform(rng, shx),
+      shearYDeg: sampleUniform(rng, shy),
     };
   },
   cpu: (img, p) => warpAffineU8(img, affineMatrix(p, img.width, img.height), p),
@@ -744,7 +652,7 @@ export const resizeTransform = defineTransform<ResizeParams>({
       if (spec.width !== undefined || spec.height !== undefined) {
         throw new InvalidInputError('"scaleRange" and "width"/"height" both given to resize; keep one of them.');
       }
-      const s = drawUniform(rng, readRange(spec, 'scaleRange', { min: MIN_SCALE, max: MAX_SCALE }));
+      const s = sampleUniform(rng, readRange(spec, 'scaleRange', { min: MIN_SCALE, max: MAX_SCALE }));
       const width = Math.max(1, Math.round(image.width * s));
       const height = Math.max(1, Math.round(image.height * s));
       if (width > MAX_RESIZE_SIDE_PX || height > MAX_RESIZE_SIDE_PX) {

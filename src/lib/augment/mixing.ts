@@ -18,7 +18,7 @@
  */
 import type { Rng } from '../data/rng';
 import { InvalidInputError } from '../jobs/errors';
-import { clampU8, defineTransform, readRange, roundHalfEven, sampleInt, sampleUniform } from './colour';
+import { clampU8, defineTransform, readRange, roundHalfEven, sampleInt, sampleUniform } from './sample';
 import type { ImageU8, TransformDef } from './types';
 
 /** A rectangle in pixels, top-left (x, y), inside the image. */
@@ -165,7 +165,7 @@ export function mixLabels(labelA: ArrayLike<number>, labelB: ArrayLike<number>, 
 }
 
 function sampleSide(rng: Rng, spec: Readonly<Record<string, unknown>>, key: string, imageSide: number): number {
-  const fraction = sampleUniform(rng, readRange(spec, key, [0.1, 0.3], { min: 0, max: 1 }));
+  const fraction = sampleUniform(rng, readRange(spec, key, { min: 0, max: 1, fallback: [0.1, 0.3] }));
   return Math.min(imageSide, Math.max(1, Math.round(fraction * imageSide)));
 }
 
@@ -176,7 +176,7 @@ export const cutoutTransform = defineTransform<CutoutParams>({
   sample: (rng, spec, image) => {
     const width = sampleSide(rng, spec, 'widthFractionRange', image.width);
     const height = sampleSide(rng, spec, 'heightFractionRange', image.height);
-    const fill = sampleInt(rng, readRange(spec, 'fillRange', 0, { min: 0, max: 255, integer: true }));
+    const fill = sampleInt(rng, readRange(spec, 'fillRange', { min: 0, max: 255, integer: true, fallback: 0 }));
     const x = rng.int(image.width - width + 1);
     const y = rng.int(image.height - height + 1);
     return { x, y, width, height, fill };
@@ -191,7 +191,7 @@ export const mixupTransform = defineTransform<MixupParams>({
   description: 'Blends the image with a partner, λ·a + (1 − λ)·b; soft label weight λ.',
   sample: (rng, spec, image) => {
     const other = readOther('mixup', spec, image);
-    return { lambda: sampleUniform(rng, readRange(spec, 'lambdaRange', [0.2, 0.8], { min: 0, max: 1 })), other };
+    return { lambda: sampleUniform(rng, readRange(spec, 'lambdaRange', { min: 0, max: 1, fallback: [0.2, 0.8] })), other };
   },
   cpu: mixup,
   goldenTolerance: 0,
@@ -205,7 +205,7 @@ export const cutmixTransform = defineTransform<CutmixParams>({
     const other = readOther('cutmix', spec, image);
     // CutMix (Yun et al. 2019): a box of area (1 − λ)·W·H centred uniformly, clipped to
     // the image, so the label weight is recomputed from the clipped box.
-    const lambda = sampleUniform(rng, readRange(spec, 'lambdaRange', [0.3, 0.7], { min: 0, max: 1 }));
+    const lambda = sampleUniform(rng, readRange(spec, 'lambdaRange', { min: 0, max: 1, fallback: [0.3, 0.7] }));
     const cut = Math.sqrt(1 - lambda);
     const cutW = Math.round(image.width * cut);
     const cutH = Math.round(image.height * cut);

@@ -21,7 +21,8 @@
  * the parameters, so `cpu` stays pure and the same params give the same bytes.
  */
 import { Rng } from '../data/rng';
-import { clampU8, defineTransform, hsvToRgb, readRange, requireChannels, rgbToHsv, roundHalfEven, sampleInt, sampleUniform, HUE_RANGE_U8 } from './colour';
+import { hsvToRgb, rgbToHsv, HUE_RANGE_U8 } from './colour';
+import { clampU8, defineTransform, readRange, requireChannels, roundHalfEven, sampleInt, sampleUniform } from './sample';
 import type { ImageU8, TransformDef } from './types';
 
 /** dst = saturate(round(alpha·x + beta)), OpenCV's convertTo. */
@@ -105,7 +106,7 @@ export const brightnessTransform = defineTransform<LinearParams>({
   name: 'brightness',
   kind: 'pointwise',
   description: 'Adds beta to every value (convertTo with alpha 1), clipped to [0, 255].',
-  sample: (rng, spec) => ({ alpha: 1, beta: sampleUniform(rng, readRange(spec, 'betaRange', [-32, 32], { min: -255, max: 255 })) }),
+  sample: (rng, spec) => ({ alpha: 1, beta: sampleUniform(rng, readRange(spec, 'betaRange', { min: -255, max: 255, fallback: [-32, 32] })) }),
   cpu: linearTransform,
   goldenTolerance: 0,
 });
@@ -115,7 +116,7 @@ export const contrastTransform = defineTransform<LinearParams>({
   kind: 'pointwise',
   description: 'Scales values by alpha around mid-grey 128 (convertTo), clipped to [0, 255].',
   sample: (rng, spec) => {
-    const alpha = sampleUniform(rng, readRange(spec, 'alphaRange', [0.75, 1.25], { min: 0, max: 16 }));
+    const alpha = sampleUniform(rng, readRange(spec, 'alphaRange', { min: 0, max: 16, fallback: [0.75, 1.25] }));
     return { alpha, beta: CONTRAST_PIVOT * (1 - alpha) };
   },
   cpu: linearTransform,
@@ -126,7 +127,7 @@ export const gammaTransform = defineTransform<GammaParams>({
   name: 'gamma',
   kind: 'pointwise',
   description: '255·(x/255)^gamma through a lookup table; gamma < 1 brightens.',
-  sample: (rng, spec) => ({ gamma: sampleUniform(rng, readRange(spec, 'gammaRange', [0.7, 1.5], { min: 0.01, max: 10 })) }),
+  sample: (rng, spec) => ({ gamma: sampleUniform(rng, readRange(spec, 'gammaRange', { min: 0.01, max: 10, fallback: [0.7, 1.5] })) }),
   cpu: (img, p) => applyLut(img, gammaLut(p.gamma)),
   goldenTolerance: 0,
 });
@@ -136,8 +137,8 @@ export const hueSaturationTransform = defineTransform<HueSaturationParams>({
   kind: 'pointwise',
   description: 'Shifts hue (OpenCV units of 2°) and scales saturation in 8-bit HSV.',
   sample: (rng, spec) => ({
-    hueShift: sampleInt(rng, readRange(spec, 'hueShiftRange', [-9, 9], { min: -180, max: 180, integer: true })),
-    saturationScale: sampleUniform(rng, readRange(spec, 'saturationScaleRange', [0.7, 1.3], { min: 0, max: 16 })),
+    hueShift: sampleInt(rng, readRange(spec, 'hueShiftRange', { min: -180, max: 180, integer: true, fallback: [-9, 9] })),
+    saturationScale: sampleUniform(rng, readRange(spec, 'saturationScaleRange', { min: 0, max: 16, fallback: [0.7, 1.3] })),
   }),
   cpu: hueSaturation,
   // Through hsv-to-rgb, which OpenCV's own scalar row tail rounds differently (colour.ts).
@@ -149,7 +150,7 @@ export const gaussianNoiseTransform = defineTransform<GaussianNoiseParams>({
   kind: 'pointwise',
   description: 'Adds seeded Gaussian noise of standard deviation sigma to every value.',
   sample: (rng, spec) => ({
-    sigma: sampleUniform(rng, readRange(spec, 'sigmaRange', [5, 15], { min: 0, max: 255 })),
+    sigma: sampleUniform(rng, readRange(spec, 'sigmaRange', { min: 0, max: 255, fallback: [5, 15] })),
     seed: rng.nextUint32(),
   }),
   cpu: gaussianNoise,

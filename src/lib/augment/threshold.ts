@@ -8,7 +8,8 @@
  * converted with `to-gray` (OpenCV would refuse it), so the output has one channel.
  */
 import type { Rng } from '../data/rng';
-import { defineTransform, readRange, sampleInt, toGray } from './colour';
+import { toGray } from './colour';
+import { defineTransform, readRange, sampleInt } from './sample';
 import type { ImageU8, TransformDef } from './types';
 
 export interface ThresholdParams {
@@ -72,13 +73,13 @@ export function otsuThreshold(gray: ImageU8): number {
 }
 
 function sampleFixed(rng: Rng, spec: Readonly<Record<string, unknown>>): ThresholdParams {
-  const threshold = sampleInt(rng, readRange(spec, 'thresholdRange', DEFAULT_THRESHOLD, MAX_VALUE_BOUNDS));
-  const maxValue = sampleInt(rng, readRange(spec, 'maxValueRange', DEFAULT_MAX_VALUE, MAX_VALUE_BOUNDS));
+  const threshold = sampleInt(rng, readRange(spec, 'thresholdRange', { ...MAX_VALUE_BOUNDS, fallback: DEFAULT_THRESHOLD }));
+  const maxValue = sampleInt(rng, readRange(spec, 'maxValueRange', { ...MAX_VALUE_BOUNDS, fallback: DEFAULT_MAX_VALUE }));
   return { threshold, maxValue };
 }
 
 function sampleOtsu(rng: Rng, spec: Readonly<Record<string, unknown>>): OtsuParams {
-  return { maxValue: sampleInt(rng, readRange(spec, 'maxValueRange', DEFAULT_MAX_VALUE, MAX_VALUE_BOUNDS)) };
+  return { maxValue: sampleInt(rng, readRange(spec, 'maxValueRange', { ...MAX_VALUE_BOUNDS, fallback: DEFAULT_MAX_VALUE })) };
 }
 
 function otsu(input: ImageU8, params: OtsuParams, inverse: boolean): ImageU8 {
