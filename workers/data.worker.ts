@@ -39,6 +39,10 @@ import {
 } from '../src/lib/analysis/rebalance';
 import { removeSamples } from '../src/lib/storage/remove';
 import { findVersionDuplicates } from '../src/lib/analysis/find-duplicates';
+import type { PipelineSpec } from '../src/lib/augment/pipeline';
+import { getPipeline, previewPipeline, savePipeline, type PreviewRequest } from '../src/lib/augment/preview';
+import { augmentToTargets, type AugmentTarget } from '../src/lib/augment/rebalance-augment';
+import { listTransforms } from '../src/lib/augment/registry';
 import { fetchDatasetFile } from '../src/lib/data/fetch-dataset';
 
 let dbPromise: Promise<HearthDb> | null = null;
@@ -61,6 +65,20 @@ const api = {
     return planRebalance(countCells(version, targetAttribute(target)), target);
   },
   getPlan: async (projectId: string) => getPlan(await db(), projectId),
+  augmentTransforms: () => listTransforms(),
+  augmentPreview: async (req: PreviewRequest) => previewPipeline(await db(), req),
+  augmentRebalance: async (
+    jobId: string,
+    req: { projectId: string; versionId: number; pipeline: PipelineSpec; seed: number; targets: AugmentTarget[] },
+    onProgress: ProgressFn,
+  ) =>
+    jobs.run(jobId, async (cancel) => {
+      const version = await augmentToTargets(await db(), { ...req, onProgress, cancel });
+      const added = req.targets.reduce((n, t) => n + t.count, 0);
+      return { versionId: version.id ?? -1, number: version.number, added };
+    }),
+  saveAugmentPipeline: async (projectId: string, pipeline: PipelineSpec) => savePipeline(await db(), projectId, pipeline),
+  getAugmentPipeline: async (projectId: string) => getPipeline(await db(), projectId),
   savePlan: async (projectId: string, plan: RebalancePlan) => savePlan(await db(), projectId, plan),
   listProjects: async () => listProjects(await db()),
   getProject: async (id: string) => getProject(await db(), id),

@@ -1,5 +1,6 @@
 import type { ComputeClient } from '../worker-client/compute-client';
 import type { AnalyzeService } from './state/analyze.svelte';
+import type { AugmentService } from './state/augment.svelte';
 import type { DataClient } from './state/data-types';
 import type { EvaluateService } from './state/evaluate.svelte';
 import type { TrainService } from './state/train.svelte';
@@ -43,6 +44,21 @@ export function analyzeService(data: DataClient): AnalyzeService {
     planRebalance: (versionId, target) => data.planRebalance(versionId, target),
     getPlan: (projectId) => data.getPlan(projectId),
     savePlan: (projectId, plan) => data.savePlan(projectId, plan),
+    cancel: async (jobId) => {
+      await data.cancel(jobId);
+    },
+  };
+}
+
+/** The Augment page's service: previews and rebalancing run on the CPU path in the data worker. */
+export function augmentService(data: DataClient): AugmentService {
+  return {
+    transforms: () => data.augmentTransforms(),
+    preview: (req) => data.augmentPreview(req),
+    rebalance: (jobId, req, onProgress) => data.augmentRebalance(jobId, req, onProgress),
+    getPlan: (projectId) => data.getPlan(projectId),
+    savePipeline: (projectId, pipeline) => data.saveAugmentPipeline(projectId, pipeline),
+    getPipeline: (projectId) => data.getAugmentPipeline(projectId),
     cancel: async (jobId) => {
       await data.cancel(jobId);
     },

@@ -2,9 +2,9 @@
  * The colour-space, photometric and Otsu GPU programs in Node through Dawn on SwiftShader,
  * against the engine's CPU kernels (colour.ts, photometric.ts, threshold.ts), which match
  * OpenCV 4.6. Integer programs are checked on every 8-bit colour; the others on random and
- * patterned images of odd sizes, in batches with per-image parameters. Exact wherever the
- * CPU kernel is exact; hsv-to-rgb, hue-saturation and gaussian-noise within their
- * goldenTolerance (and the number of values off by one is printed).
+ * patterned images of odd sizes, in batches with per-image parameters. Every program gives
+ * the CPU kernel's bytes, also those whose goldenTolerance against OpenCV is 1 (hsv-to-rgb,
+ * hue-saturation, gaussian-noise): that tolerance is the CPU kernel's, not the GPU's.
  *
  * Skips, with the reason printed, where Dawn or SwiftShader is missing (helpers/dawn.ts).
  */
@@ -216,7 +216,7 @@ describe.skipIf(!dawn.ok)('colour, photometric and Otsu GPU programs (Dawn + Swi
     }
   });
 
-  it('hue-saturation within 1 of the CPU kernel, one shift and scale per image', async () => {
+  it('hue-saturation gives the CPU kernel bytes, one shift and scale per image', async () => {
     const params = [
       { hueShift: -9, saturationScale: 0.7 },
       { hueShift: 179, saturationScale: 1.3 },
@@ -231,7 +231,7 @@ describe.skipIf(!dawn.ok)('colour, photometric and Otsu GPU programs (Dawn + Swi
         differing += result.differing;
       });
     }
-    console.info(`augment-gpu-colour: hue-saturation: ${differing} values differ from the CPU kernel`);
+    expect(differing).toBe(0);
     // A shift of 0 and scale of 1 is the identity up to the HSV round trip itself.
     const rgb = randomImage(new Rng(2), 31, 17, 3);
     const [same] = await runGpuProgram(device, hueSaturationProgram, [rgb], { hueShift: 0, saturationScale: 1 });

@@ -1,8 +1,8 @@
 /**
- * OpenCV 8-bit HSV → RGB (cv2.cvtColor COLOR_HSV2RGB) in float32 with OpenCV's fused
- * multiply-add and truncation. Exact where the GPU neither contracts nor reorders the
- * other float steps (SwiftShader: checked on all 2^24 inputs by the tests); elsewhere
- * within the transform's tolerance of one level.
+ * OpenCV 8-bit HSV → RGB (cv2.cvtColor COLOR_HSV2RGB) as colour.ts replays OpenCV's AVX2
+ * body: float32 with one fused multiply-add and truncation. The products that round (and
+ * the fused 1 − s·h) are done in integers in hsv.wgsl, because WGSL lets a driver fuse or
+ * split float operations; the same bytes as colour.ts on all 2^24 inputs (SwiftShader).
  */
 import type { GpuProgram, ImageShape } from '../runner';
 import hsvWgsl from './hsv.wgsl?raw';

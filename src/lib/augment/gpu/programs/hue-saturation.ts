@@ -1,7 +1,8 @@
 /**
  * Hue / saturation jitter (photometric.ts' hueSaturation) in one pass: RGB → HSV exactly,
  * shift H modulo 180, S through a table built here as the CPU kernel computes it
- * (float32 product, half-even rounding, saturation), back to RGB as hsv-to-rgb does.
+ * (float32 product, half-even rounding, saturation), back to RGB as hsv-to-rgb does. Same bytes as the CPU
+ * kernel (whose tolerance of 1 against OpenCV is OpenCV's own scalar row tail).
  */
 import { clampU8, roundHalfEven } from '../../sample';
 import type { GpuProgram, ImageShape } from '../runner';
