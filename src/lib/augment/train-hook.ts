@@ -21,7 +21,10 @@ import type { InputSpec } from '../data/types';
 import { InvalidInputError } from '../jobs/errors';
 import type { BatchHook, HookBatch, HookResult } from '../train/train';
 import { cutmixLabelWeight, mixLabels, mixupLabelWeight, oneHot, type CutmixParams, type MixupParams } from './mixing';
-import { applyPlanCpu, planPipeline, validatePipeline, type PipelineSpec, type TransformRegistry } from './pipeline';
+import { applyPlanCpu, planPipeline, validatePipeline, type PipelineSpec, type PlannedStep, type TransformRegistry } from './pipeline';
+import { acquireGpuDevice } from './gpu/device';
+import { executePlansGpuToBatch } from './gpu/execute';
+import { gpuBatchToTensor } from './gpu/to-tensor';
 import { fitToInput } from './rebalance-augment';
 import { TRANSFORMS } from './registry';
 import type { ImageU8 } from './types';
@@ -91,6 +94,7 @@ export function augmentationHook(pipeline: PipelineSpec, opts: AugmentationHookO
 
     const out = new Float32Array(n * perImage);
     const targets = mixing ? new Float32Array(n * opts.numClasses) : null;
+    const plans: PlannedStep[][] = [];
     for (let i = 0; i < n; i++) {
       const image = images[i] as ImageU8;
       const seed = hookSampleSeed(opts.seed, batch.epoch, batch.step, batch.ids[i] as number);
@@ -102,9 +106,7 @@ export function augmentationHook(pipeline: PipelineSpec, opts: AugmentationHookO
         sampleSpec = withPartner(spec, registry, images[partner] as ImageU8);
       }
       const plan = planPipeline(sampleSpec, registry, seed, image);
-      const augmented = fitToInput(applyPlanCpu(image, plan, registry), opts.input);
-      const offset = i * perImage;
-      for (let j = 0; j < perImage; j++) out[offset + j] = (augmented.data[j] as number) / U8_MAX;
+      plans.push(plan);
 
       if (targets) {
         let soft = oneHot(labels[i] as number, opts.numClasses);
@@ -116,7 +118,38 @@ export function augmentationHook(pipeline: PipelineSpec, opts: AugmentationHookO
         targets.set(soft, i * opts.numClasses);
       }
     }
-    const result: HookResult = { x: tf.tensor4d(out, [n, height, width, channels]) };
+    // On tfjs' WebGPU backend the plans run as fused GPU dispatches on its device and the
+    // batch becomes the tensor there; a size-changing pipeline, or any other backend, takes the CPU path.
+    let x: tf.Tensor4D | null = null;
+    if (tf.getBackend() === 'webgpu') {
+      const { device } = await acquireGpuDevice();
+      // Plans whose outputs differ in size cannot form one GPU batch (InvalidInputError):
+      // the CPU path brings each image back to the input with fitToInput.
+      const gpuBatch = await executePlansGpuToBatch(device, images, plans, { registry }).then(
+        (r) => r.batch,
+        (err: unknown) => {
+          if ((err as { name?: unknown }).name === 'InvalidInputError') return null;
+          throw err;
+        },
+      );
+      if (gpuBatch) {
+        try {
+          const s = gpuBatch.shape;
+          if (s.width === width && s.height === height && s.channels === channels) x = await gpuBatchToTensor(device, gpuBatch);
+        } finally {
+          gpuBatch.buffer.destroy();
+        }
+      }
+    }
+    if (!x) {
+      plans.forEach((plan, i) => {
+        const augmented = fitToInput(applyPlanCpu(images[i] as ImageU8, plan, registry), opts.input);
+        const offset = i * perImage;
+        for (let j = 0; j < perImage; j++) out[offset + j] = (augmented.data[j] as number) / U8_MAX;
+      });
+      x = tf.tensor4d(out, [n, height, width, channels]);
+    }
+    const result: HookResult = { x };
     if (targets) result.targets = tf.tensor2d(targets, [n, opts.numClasses]);
     return result;
   };
