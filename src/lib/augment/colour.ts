@@ -194,9 +194,9 @@ export function toGray(input: ImageU8): ImageU8 {
 const LAB_SHIFT = 12;
 const GAMMA_SHIFT = 3;
 const LAB_SHIFT2 = LAB_SHIFT + GAMMA_SHIFT;
-const LAB_CBRT_TAB_SIZE_B = (256 * 3) / 2 * (1 << GAMMA_SHIFT);
+export const LAB_CBRT_TAB_SIZE_B = (256 * 3) / 2 * (1 << GAMMA_SHIFT);
 const INV_GAMMA_SHIFT = 12;
-const INV_GAMMA_TAB_SIZE = 1 << INV_GAMMA_SHIFT;
+export const INV_GAMMA_TAB_SIZE = 1 << INV_GAMMA_SHIFT;
 const LAB_BASE_SHIFT = 14;
 const LAB_BASE = 1 << LAB_BASE_SHIFT;
 const MIN_AB_VALUE = -8145;
@@ -206,7 +206,7 @@ const SRGB_TO_XYZ_D65 = [0.412453, 0.35758, 0.180423, 0.212671, 0.71516, 0.07216
 const XYZ_TO_SRGB_D65 = [3.240479, -1.53715, -0.498535, -0.969256, 1.875991, 0.041556, 0.055648, -0.204043, 1.057311];
 const D65_WHITE = [0.950456, 1, 1.088754];
 
-interface LabTables {
+export interface LabTables {
   gamma: Uint16Array;
   cbrt: Uint16Array;
   invGamma: Uint16Array;
@@ -268,7 +268,7 @@ function opencvCbrtF32(x: number): number {
 }
 
 /** Built on first use: ~40 KB of tables that most pipelines never need. */
-function getLabTables(): LabTables {
+export function getLabTables(): LabTables {
   if (labTables) return labTables;
   const fr = Math.fround;
   const gamma = new Uint16Array(256);
@@ -331,8 +331,8 @@ function getLabTables(): LabTables {
 }
 
 /** L·296 − 16·255/100·2^15: OpenCV's L scale for 8-bit Lab ((116·255 + 50)/100, integer). */
-const LAB_L_SCALE = Math.trunc((116 * 255 + 50) / 100);
-const LAB_L_SHIFT = -Math.trunc((16 * 255 * (1 << LAB_SHIFT2) + 50) / 100);
+export const LAB_L_SCALE = Math.trunc((116 * 255 + 50) / 100);
+export const LAB_L_SHIFT = -Math.trunc((16 * 255 * (1 << LAB_SHIFT2) + 50) / 100);
 
 /** RGB → OpenCV 8-bit Lab (COLOR_RGB2Lab): L·255/100, a + 128, b + 128. */
 export function rgbToLab(input: ImageU8): ImageU8 {
