@@ -345,7 +345,7 @@ function resizeNearest(img: ImageU8, dw: number, dh: number, invScaleX: number, 
 }
 
 /** One axis of the linear pass: source index pair and 11-bit weights per output index. */
-interface LinearAxis {
+export interface LinearAxis {
   s0: Int32Array;
   s1: Int32Array;
   a0: Int32Array;
@@ -359,7 +359,7 @@ interface LinearAxis {
  * x-axis rule (out-of-range taps collapse to the edge with weight 1); the y axis keeps
  * its weights and only clamps the row indices.
  */
-function linearAxis(srcSize: number, dstSize: number, scale: number, invScale: number, areaMode: boolean, clampIndex: boolean): LinearAxis {
+export function linearAxis(srcSize: number, dstSize: number, scale: number, invScale: number, areaMode: boolean, clampIndex: boolean): LinearAxis {
   const axis: LinearAxis = { s0: new Int32Array(dstSize), s1: new Int32Array(dstSize), a0: new Int32Array(dstSize), a1: new Int32Array(dstSize) };
   for (let i = 0; i < dstSize; i++) {
     let s: number;

@@ -217,16 +217,16 @@ export async function augmentToTargets(db: HearthDb, opts: AugmentToTargetsOptio
 
   // Children written by an earlier, interrupted run are skipped rather than recomputed.
   const existing = await keysOfProject(db, opts.projectId);
-  const todo = jobs.filter((j) => !existing.has(j.key));
+  const pending = jobs.filter((j) => !existing.has(j.key));
   const total = jobs.length;
-  let done = total - todo.length;
+  let done = total - pending.length;
   const progress = new ProgressReporter(opts.onProgress);
   progress.restart(done);
   progress.report(done, total, `Augmenting: ${done} of ${total} samples`, true);
 
-  for (let start = 0; start < todo.length; start += AUGMENT_WRITE_BATCH) {
+  for (let start = 0; start < pending.length; start += AUGMENT_WRITE_BATCH) {
     cancel.throwIfCancelled();
-    const batch = todo.slice(start, start + AUGMENT_WRITE_BATCH);
+    const batch = pending.slice(start, start + AUGMENT_WRITE_BATCH);
     const parentIds = [...new Set(batch.map((j) => j.parentId))];
     const parents = new Map((await getSamples(db, parentIds)).map((s) => [s.id as number, s]));
     const samples: NewSample[] = batch.map((job) => {

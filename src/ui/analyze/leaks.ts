@@ -4,6 +4,8 @@
  */
 import type { SplitLeak } from '../../lib/analysis/duplicates';
 import type { Split } from '../../lib/data/types';
+// remove.ts is plain TypeScript over idb: no tfjs enters the main bundle through it.
+import { resolveLeaks } from '../../lib/storage/remove';
 
 export type { DuplicatesReport } from '../../lib/analysis/find-duplicates';
 import type { DuplicatesReport } from '../../lib/analysis/find-duplicates';
@@ -12,22 +14,11 @@ import type { DuplicatesReport } from '../../lib/analysis/find-duplicates';
 const EVALUATION_SPLITS: readonly Split[] = ['train', 'val', 'test'];
 
 /**
- * The ids that "remove the val/test copies" deletes from these leaks: every member outside
- * train when the group has a train member, else the test members when it has val ones
- * (val is kept: it picks the model; the test set must never have seen its images). The
- * same rule as storage/remove.ts `resolveLeaks(leaks, 'keep-train')`, restated here so the
- * main bundle does not pull in the storage layer. Ascending, without repeats.
+ * The ids that "remove the val/test copies" deletes from these leaks: the library's rule
+ * (storage/remove.ts), keeping each group's training copy. Ascending, without repeats.
  */
 export function leakCopies(leaks: readonly SplitLeak[]): number[] {
-  const remove = new Set<number>();
-  for (const leak of leaks) {
-    const kept = EVALUATION_SPLITS.find((s) => leak.splits.includes(s));
-    leak.ids.forEach((id, k) => {
-      const split = leak.splits[k];
-      if (split !== undefined && split !== kept && EVALUATION_SPLITS.includes(split)) remove.add(id);
-    });
-  }
-  return [...remove].sort((a, b) => a - b);
+  return resolveLeaks(leaks, 'keep-train');
 }
 
 /**

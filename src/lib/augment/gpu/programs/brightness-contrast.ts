@@ -6,7 +6,7 @@
  */
 import type { GpuProgram, ImageShape } from '../runner';
 import wgsl from './brightness-contrast.wgsl?raw';
-import { roundHalfEven } from './threshold';
+import { roundHalfEven } from '../../sample';
 
 export interface BrightnessContrastParams {
   /** Contrast gain (1 = unchanged). */

@@ -13,12 +13,11 @@
  * GPU tables must be the CPU's, and those helpers are not exported.
  */
 import { InvalidInputError } from '../../../jobs/errors';
-import type { ResizeParams } from '../../geometry';
+import { linearAxis, type ResizeParams } from '../../geometry';
 import { roundHalfEven } from '../../sample';
 import type { GpuProgram, ImageShape } from '../runner';
 import wgsl from './resize.wgsl?raw';
 
-const INTER_RESIZE_COEF_SCALE = 1 << 11;
 const MAX_RESIZE_SIDE_PX = 4096;
 /** resize.wgsl's path codes (params word 0). */
 const PATH_NEAREST = 0;
@@ -27,45 +26,6 @@ const PATH_AREA_FAST = 2;
 const PATH_AREA = 3;
 /** Area coverage below this is dropped, as computeResizeAreaTab does. */
 const AREA_EPSILON = 1e-3;
-
-interface LinearAxis {
-  s0: number[];
-  s1: number[];
-  a0: number[];
-  a1: number[];
-}
-
-function linearAxis(srcSize: number, dstSize: number, scale: number, invScale: number, areaMode: boolean, clampIndex: boolean): LinearAxis {
-  const axis: LinearAxis = { s0: [], s1: [], a0: [], a1: [] };
-  for (let i = 0; i < dstSize; i++) {
-    let s: number;
-    let f: number;
-    if (!areaMode) {
-      f = Math.fround((i + 0.5) * scale - 0.5);
-      s = Math.floor(f);
-      f = Math.fround(f - s);
-    } else {
-      s = Math.floor(i * scale);
-      f = Math.fround(i + 1 - (s + 1) * invScale);
-      f = f <= 0 ? 0 : Math.fround(f - Math.floor(f));
-    }
-    if (clampIndex) {
-      if (s < 0) {
-        f = 0;
-        s = 0;
-      }
-      if (s >= srcSize - 1) {
-        f = 0;
-        s = srcSize - 1;
-      }
-    }
-    axis.s0.push(Math.min(Math.max(s, 0), srcSize - 1));
-    axis.s1.push(Math.min(Math.max(s + 1, 0), srcSize - 1));
-    axis.a0.push(roundHalfEven(Math.fround(Math.fround(1 - f) * INTER_RESIZE_COEF_SCALE)));
-    axis.a1.push(roundHalfEven(Math.fround(f * INTER_RESIZE_COEF_SCALE)));
-  }
-  return axis;
-}
 
 /** computeResizeAreaTab, grouped per destination index: [source index, float32 weight] in order. */
 function areaTab(srcSize: number, dstSize: number, scale: number): Array<Array<[number, number]>> {

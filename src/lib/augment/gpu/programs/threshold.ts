@@ -1,4 +1,5 @@
 /** cv2.threshold THRESH_BINARY / THRESH_BINARY_INV on 8-bit images, exact. */
+import { roundHalfEven } from '../../sample';
 import type { GpuProgram, ImageShape } from '../runner';
 import wgsl from './threshold.wgsl?raw';
 
@@ -10,13 +11,6 @@ export interface ThresholdParams {
   inverse: boolean;
 }
 
-/** C's lrint under the default rounding mode, which OpenCV's cvRound uses: halves go to even. */
-export function roundHalfEven(value: number): number {
-  const floor = Math.floor(value);
-  const diff = value - floor;
-  if (diff !== 0.5) return Math.round(value);
-  return floor % 2 === 0 ? floor : floor + 1;
-}
 
 export const thresholdProgram: GpuProgram<ThresholdParams> = {
   cacheKey: 'threshold-binary',

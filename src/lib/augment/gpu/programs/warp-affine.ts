@@ -5,11 +5,12 @@
 import { InvalidInputError } from '../../../jobs/errors';
 import type { BorderMode } from '../../types';
 import type { GpuProgram, ImageShape } from '../runner';
-import { roundHalfEven } from './threshold';
+import type { AffineMatrix } from '../../geometry';
+import { roundHalfEven } from '../../sample';
 import wgsl from './warp-affine.wgsl?raw';
 
 /** A 2×3 affine matrix, row-major: [a, b, c, d, e, f] maps (x, y) to (ax+by+c, dx+ey+f). */
-export type Affine2x3 = readonly [number, number, number, number, number, number];
+export type Affine2x3 = AffineMatrix;
 
 export interface WarpAffineParams {
   /** The inverse map, as WARP_INVERSE_MAP: output pixel (x, y) samples the input at M·(x, y, 1). */
@@ -35,17 +36,8 @@ function saturateInt(value: number): number {
   return Math.max(INT32_MIN, Math.min(INT32_MAX, roundHalfEven(value)));
 }
 
-/** cv2.invertAffineTransform: turns a forward matrix into the inverse map this program takes. */
-export function invertAffine(m: Affine2x3): Affine2x3 {
-  const [a, b, c, d, e, f] = m;
-  const det = a * e - b * d;
-  const inv = det !== 0 ? 1 / det : 0;
-  const a11 = e * inv;
-  const a22 = a * inv;
-  const a12 = -b * inv;
-  const a21 = -d * inv;
-  return [a11, a12, -a11 * c - a12 * f, a21, a22, -a21 * c - a22 * f];
-}
+/** cv2.invertAffineTransform (the CPU warp's own): turns a forward matrix into the inverse map this program takes. */
+export { invertAffine } from '../../geometry';
 
 function borderValues(value: WarpAffineParams['borderValue']): [number, number, number] {
   const clampByte = (v: number): number => Math.max(0, Math.min(255, roundHalfEven(v)));
