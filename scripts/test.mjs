@@ -2,6 +2,8 @@
 // then the built app end to end in Debian's Chromium.
 import { spawnSync } from 'node:child_process';
 import { ensureChromium } from './ensure-chromium.mjs';
+import { ensurePythonOnnx } from './ensure-python-onnx.mjs';
+import { ensureTestRuntimes } from './ensure-test-runtimes.mjs';
 
 function step(title, cmd, args) {
   console.log(`\n=== ${title}: ${cmd} ${args.join(' ')}`);
@@ -13,6 +15,9 @@ function step(title, cmd, args) {
 }
 
 ensureChromium();
+// The TFLite interpreter the export tests check .tflite files with, isolated from the app's tfjs.
+ensureTestRuntimes();
+ensurePythonOnnx();
 step('typecheck and lint', 'npm', ['run', '--silent', 'check']);
 step('unit tests (Node)', 'npx', ['vitest', 'run']);
 step('build', 'npm', ['run', '--silent', 'build']);
