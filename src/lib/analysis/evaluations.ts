@@ -123,6 +123,15 @@ export async function modelBiasFor(
   req: { attribute: string; favourableClass: number; privileged: string[] },
 ): Promise<ModelBiasReport> {
   const { evaluation } = await getEvaluation(db, evaluationId);
+  return modelBiasOf(db, evaluation, req);
+}
+
+/** Group metrics of any predictions on one dataset version. */
+export async function modelBiasOf(
+  db: HearthDb,
+  evaluation: Pick<EvaluationSummary, 'versionId' | 'predictions'>,
+  req: { attribute: string; favourableClass: number; privileged: string[] },
+): Promise<ModelBiasReport> {
   const version = await getVersion(db, evaluation.versionId);
   const column = version.attributes[req.attribute];
   if (!column) {
@@ -150,7 +159,12 @@ export async function saveSlices(db: HearthDb, projectId: string, slices: Slice[
   await setSetting(db, slicesKey(projectId), parseSlicesJson(slices));
 }
 
-async function sliceSamples(db: HearthDb, evaluation: StoredEvaluation, slices: readonly Slice[]): Promise<SliceSample[]> {
+/** The samples of an evaluation (or of any predictions on one version) as data unit tests see them. */
+export async function sliceSamples(
+  db: HearthDb,
+  evaluation: Pick<EvaluationSummary, 'versionId' | 'predictions'>,
+  slices: readonly Slice[],
+): Promise<SliceSample[]> {
   const version = await getVersion(db, evaluation.versionId);
   const project = await getProject(db, version.projectId);
   const indices = indicesInVersion(version, evaluation.predictions.ids);
