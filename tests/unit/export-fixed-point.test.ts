@@ -6,6 +6,7 @@ import {
   activationRange,
   frexp,
   multiplyByQuantizedMultiplier,
+  multiplyByQuantizedMultiplierSingleRounding,
   quantizeMultiplier,
   roundHalfAwayFromZero,
   roundingDivideByPOT,
@@ -209,5 +210,35 @@ describe('activationRange', () => {
     expect(activationRange('relu6', Math.fround(0.48), -20)).toEqual([-20, -7]);
     // 6 / 0.01 = 600 → 600 is past 127: the int8 maximum wins.
     expect(activationRange('relu6', Math.fround(0.01), 0)).toEqual([0, 127]);
+  });
+});
+
+describe('multiplyByQuantizedMultiplierSingleRounding (TFLITE_SINGLE_ROUNDING)', () => {
+  it('rounds x · m / 2^(31 − shift) once, half up, exactly', () => {
+    // m = 2^30 (0.5), shift 0: x/2 rounded half up. 3/2 = 1.5 → 2; −3/2 = −1.5 → −1.
+    expect(multiplyByQuantizedMultiplierSingleRounding(3, 2 ** 30, 0)).toBe(2);
+    expect(multiplyByQuantizedMultiplierSingleRounding(-3, 2 ** 30, 0)).toBe(-1);
+    // Against BigInt on seeded large products, where a double product would round wrong.
+    const rng = new Rng(77);
+    for (let i = 0; i < 20000; i++) {
+      const x = rng.int(2 ** 31) - 2 ** 30;
+      const m = 2 ** 30 + rng.int(2 ** 30);
+      const shift = -rng.int(20);
+      const t = BigInt(31 - shift);
+      const expected = Number(BigInt.asIntN(32, (BigInt(x) * BigInt(m) + (1n << (t - 1n))) >> t));
+      expect(multiplyByQuantizedMultiplierSingleRounding(x, m, shift)).toBe(expected);
+    }
+  });
+
+  it('differs from the default double rounding only next to a half step', () => {
+    // Double rounding: SRDHM(x, 2^30) = round(x / 2) (ties up), then RoundingDivideByPOT by 2
+    // (ties away from zero). x = 13, shift −2: 13 · 0.5 / 4 = 1.625 → single: 2.
+    // Double: SRDHM = round(6.5) = 7, then 7 / 4 = 1.75 → 2. Same.
+    expect(multiplyByQuantizedMultiplierSingleRounding(13, 2 ** 30, -2)).toBe(2);
+    expect(multiplyByQuantizedMultiplier(13, 2 ** 30, -2)).toBe(2);
+    // x = 11, shift −1: exact 11 · 0.5 / 2 = 2.75 → 3 single. Double: round(5.5) = 6, 6/2 = 3.
+    // x = 9,  shift −1: exact 2.25 → 2 single. Double: round(4.5) = 5, 5/2 = 2.5 → 3 (away from zero).
+    expect(multiplyByQuantizedMultiplierSingleRounding(9, 2 ** 30, -1)).toBe(2);
+    expect(multiplyByQuantizedMultiplier(9, 2 ** 30, -1)).toBe(3);
   });
 });

@@ -542,3 +542,69 @@ describe('Int8Interpreter: against an independent BigInt reference', () => {
     expect(snapshot.size).toBe(Object.keys(graph.tensors).length);
   });
 });
+
+describe("Int8Interpreter: 'xnnpack' arithmetic (TFLite's XNNPACK delegate)", () => {
+  const t = (name: string, shape: number[], scale: number, zeroPoint: number): QTensor => ({ name, shape, scale: Math.fround(scale), zeroPoint });
+
+  it('ADD: one shared shift, multipliers of about 2^20, one rounding', () => {
+    // A graph has one input, so the second operand is a 1×1 max-pool copy of it (same
+    // quantization, as TFLite requires of pooling). Both inputs: scale 0.5, zero point 0.
+    const graph: QGraph = {
+      name: 'xnn-add',
+      input: 'a',
+      output: 'y',
+      tensors: { a: t('a', [1, 1, 1, 2], 0.5, 0), b: t('b', [1, 1, 1, 2], 0.5, 0), y: t('y', [1, 1, 1, 2], 1, 0) },
+      ops: [
+        { kind: 'max-pool2d', name: 'b', input: 'a', output: 'b', filter: [1, 1], strides: [1, 1], padding: 'valid', activation: 'none' },
+        { kind: 'add', name: 'y', inputs: ['a', 'b'], output: 'y', activation: 'none' },
+      ],
+    };
+    // Output scale 1: ratios 0.5 and 0.5, exponent −1, shift 20 − (−1) = 21, multipliers 2^20.
+    // a = b = 7 (scale 0.5): 3.5 + 3.5 = 7 exactly. Ratios 0.5 and 0.5 → shift 21,
+    // multipliers 2^20: acc = 7·2^20 + 7·2^20 + 2^20 = 15·2^20 → >> 21 = 7.
+    // a = b = 3: 1.5 + 1.5 = 3 → (3 + 3 + 1)·2^20 >> 21 = 3.
+    // a = b = −3: (−6 + 1)·2^20 >> 21 = floor(−2.5) = −3.
+    const xnn = new Int8Interpreter(graph, { arithmetic: 'xnnpack' });
+    expect(Array.from(xnn.run(Int8Array.of(7, 3)))).toEqual([7, 3]);
+    expect(Array.from(xnn.run(Int8Array.of(-3, 1)))).toEqual([-3, 1]);
+    // With an output scale of 2 the halves show: a = b = 1 → 0.25 + 0.25 = 0.5 step.
+    // Ratios 0.25 → exponent −2, shift 22, multipliers 2^20: (1 + 1)·2^20 + 2^21 = 2^22 → 1.
+    // TFLite Micro's ADD rounds the same sum away from zero in two stages: also 1; at
+    // a = b = −1 (−0.5 step) XNNPACK gives floor(0) = 0 and TFLite Micro gives −1.
+    graph.tensors.y = t('y', [1, 1, 1, 2], 2, 0);
+    const half = new Int8Interpreter(graph, { arithmetic: 'xnnpack' });
+    expect(Array.from(half.run(Int8Array.of(1, -1)))).toEqual([1, 0]);
+    expect(Array.from(new Int8Interpreter(graph).run(Int8Array.of(1, -1)))).toEqual([1, -1]);
+  });
+
+  it('conv and fully-connected: lrintf(float(acc) · float32 scale), ties to even', () => {
+    // One 1×1 conv, one channel, weight 1, bias 0, in scale 1, filter scale 0.5, out scale 1:
+    // acc = x − zp; value acc · 0.5. x = 3 → 1.5 → ties to even: 2; x = 5 → 2.5 → 2.
+    // TFLite Micro rounds the halves away from zero: 2 and 3.
+    const graph: QGraph = {
+      name: 'xnn-conv',
+      input: 'x',
+      output: 'y',
+      tensors: { x: t('x', [1, 1, 1, 1], 1, 0), y: t('y', [1, 1, 1, 1], 1, 0) },
+      ops: [
+        {
+          kind: 'conv2d',
+          name: 'y',
+          input: 'x',
+          output: 'y',
+          filter: Int8Array.of(1),
+          filterShape: [1, 1, 1, 1],
+          filterScales: Float32Array.of(0.5),
+          bias: Int32Array.of(0),
+          strides: [1, 1],
+          padding: 'valid',
+          activation: 'none',
+        },
+      ],
+    };
+    const xnn = new Int8Interpreter(graph, { arithmetic: 'xnnpack' });
+    const micro = new Int8Interpreter(graph);
+    expect([xnn.run(Int8Array.of(3))[0], xnn.run(Int8Array.of(5))[0]]).toEqual([2, 2]);
+    expect([micro.run(Int8Array.of(3))[0], micro.run(Int8Array.of(5))[0]]).toEqual([2, 3]);
+  });
+});

@@ -45,8 +45,10 @@ import { writeTflite } from './tflite-writer';
 
 export const DEFAULT_CALIBRATION_SAMPLES = 300;
 export const DEFAULT_MAX_EVAL_PER_SPLIT = 2000;
-/** Test vectors shipped with the model: enough to catch a broken port, small enough for a sketch. */
-const TEST_VECTOR_COUNT = 10;
+/** Test vectors in test_vectors.json: enough to compare another runtime value by value. */
+const TEST_VECTOR_COUNT = 100;
+/** The ones compiled into the Arduino sketch: enough to catch a broken port, small enough for flash. */
+const SKETCH_TEST_VECTOR_COUNT = 10;
 const CALIBRATION_BATCH = 64;
 const FLOAT_EVAL_BATCH = 128;
 /** A group whose int8 accuracy falls this much more than the whole set's is flagged. */
@@ -368,9 +370,9 @@ export async function runExport(
       model: tflite,
       metadata,
       testVectors: {
-        inputs: testVectors.inputs.map((v) => Int8Array.from(v)),
-        expected: testVectors.expected.map((v) => Int8Array.from(v)),
-        labels: testVectors.expected.map((v) => v.indexOf(Math.max(...v))),
+        inputs: testVectors.inputs.slice(0, SKETCH_TEST_VECTOR_COUNT).map((v) => Int8Array.from(v)),
+        expected: testVectors.expected.slice(0, SKETCH_TEST_VECTOR_COUNT).map((v) => Int8Array.from(v)),
+        labels: testVectors.expected.slice(0, SKETCH_TEST_VECTOR_COUNT).map((v) => v.indexOf(Math.max(...v))),
       },
     });
     files['metadata.json'] = new TextEncoder().encode(metadataJson(metadata));
@@ -467,10 +469,16 @@ export interface TestVectors {
   sampleIds: number[];
   labels: number[];
   inputs: number[][];
+  /** What TFLite Micro (reference kernels, CMSIS-NN) computes: what the board must print. */
   expected: number[][];
+  /**
+   * What TFLite's default CPU path (the XNNPACK delegate: desktop, browser, tfjs-tflite)
+   * computes; it may differ from `expected` by a step next to a half step.
+   */
+  expectedXnnpack: number[][];
 }
 
-/** One sample per class where possible (then more), with the interpreter's int8 outputs. */
+/** One sample per class first (so the sketch's ten cover the classes), then more; with the interpreter's int8 outputs. */
 async function makeTestVectors(db: HearthDb, graph: QGraph, split: PairedPredictions, interpreter: Int8Interpreter): Promise<TestVectors> {
   const chosen: number[] = [];
   const seenClass = new Set<number>();
@@ -487,6 +495,7 @@ async function makeTestVectors(db: HearthDb, graph: QGraph, split: PairedPredict
   const inT = graph.tensors[graph.input] as QTensor;
   const outT = graph.tensors[graph.output] as QTensor;
   const inputs = pixels.map((p) => pixelsToInt8(p));
+  const xnnpack = new Int8Interpreter(graph, { arithmetic: 'xnnpack' });
   return {
     inputShape: inT.shape,
     input: { scale: inT.scale, zeroPoint: inT.zeroPoint },
@@ -495,6 +504,7 @@ async function makeTestVectors(db: HearthDb, graph: QGraph, split: PairedPredict
     labels: chosen.map((i) => split.trueLabels[i] as number),
     inputs: inputs.map((x) => Array.from(x)),
     expected: inputs.map((x) => Array.from(interpreter.run(x))),
+    expectedXnnpack: inputs.map((x) => Array.from(xnnpack.run(x))),
   };
 }
 

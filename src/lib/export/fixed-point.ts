@@ -158,6 +158,31 @@ export function multiplyByQuantizedMultiplier(x: number, multiplier: number, shi
 }
 
 /**
+ * MultiplyByQuantizedMultiplier as TFLite builds it with TFLITE_SINGLE_ROUNDING (and as
+ * XNNPACK's int8 kernels, TFLite's default CPU path on desktop and in the browser, round in
+ * effect): x · multiplier / 2^(31 − shift), rounded once, half up. The default build
+ * (`multiplyByQuantizedMultiplier`) rounds twice, which can differ by one step when the
+ * exact value sits within a hair of a half step.
+ *
+ * Exact without BigInt: with multiplier = hi·2^16 + lo, x·multiplier + 2^(t−1) =
+ * (x·hi + ⌊c / 2^16⌋)·2^16 + (c mod 2^16) where c = x·lo + 2^(t−1), and for t ≥ 16 the
+ * floor division by 2^t only sees the integer part: ⌊(x·hi + ⌊c/2^16⌋) / 2^(t−16)⌋.
+ */
+export function multiplyByQuantizedMultiplierSingleRounding(x: number, multiplier: number, shift: number): number {
+  const totalShift = 31 - shift;
+  if (totalShift < 16 || totalShift > 62) {
+    // Multipliers of 2^15 and more (or below 2^-31): never produced by quantization; exact via BigInt.
+    const r = (BigInt(x) * BigInt(multiplier) + (1n << BigInt(totalShift - 1))) >> BigInt(totalShift);
+    return Number(BigInt.asIntN(32, r));
+  }
+  const hi = Math.floor(multiplier / TWO_POW_16);
+  const lo = multiplier - hi * TWO_POW_16;
+  const c = x * lo + 2 ** (totalShift - 1);
+  const k = x * hi + Math.floor(c / TWO_POW_16);
+  return Math.floor(k / 2 ** (totalShift - 16)) | 0;
+}
+
+/**
  * TFLite's `CalculateActivationRangeQuantized` for int8: the fused activation becomes a
  * clamp in the output's quantized domain. The bounds are computed as TFLite does, in
  * float32: zeroPoint + round(float(f) / float(scale)), then clamped to [−128, 127].

@@ -32,9 +32,8 @@ import {
   INT8_MIN,
   activationRange,
   multiplyByQuantizedMultiplier,
+  multiplyByQuantizedMultiplierSingleRounding,
   quantizeMultiplier,
-  roundingDivideByPOT,
-  saturatingRoundingDoublingHighMul,
 } from './fixed-point';
 
 /** TFLite's ADD shifts both int8 inputs left by this many bits before rescaling (add.cc). */
@@ -65,9 +64,27 @@ interface Kernel {
 }
 
 /** Per-output-channel requantization: multipliers, shifts, bias, output offset and clamp. */
+/** x · multiplier · 2^shift / 2^31 rounded as the chosen TFLite build does. */
+type Requantize = (x: number, multiplier: number, shift: number) => number;
+
+/**
+ * Whose integer arithmetic to follow.
+ * - 'tflite-micro' (the default): TFLite's reference kernels as TFLite Micro and CMSIS-NN
+ *   build them, what a microcontroller computes. Requantization rounds twice
+ *   (SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT); ADD rescales both
+ *   inputs to a common 2^20 fixed point first.
+ * - 'xnnpack': TFLite's default CPU path on desktops and in the browser (the XNNPACK
+ *   delegate), which is what @tensorflow/tfjs-tflite runs. Requantization rounds once
+ *   (as TFLITE_SINGLE_ROUNDING); ADD is XNNPACK's qs8 kernel: each input's scale ratio
+ *   as a fixed-point multiplier below 2^21, one shift, one rounding.
+ * The two agree on most values and differ by one step next to a half step; over a deep
+ * network those differences can grow by a step or two.
+ */
+export type Int8Arithmetic = 'tflite-micro' | 'xnnpack';
+
 interface Requant {
-  multipliers: Int32Array;
-  shifts: Int32Array;
+  /** An output channel's int32 accumulator → its value in output steps (before the zero point). */
+  requantize: (acc: number, channel: number) => number;
   outputZeroPoint: number;
   min: number;
   max: number;
@@ -163,7 +180,7 @@ class ConvKernel implements Kernel {
     const out = this.#output;
     const patch = this.#patch;
     const { inC, outH, outW, outC, kH, kW, strideH, strideW } = this.#g;
-    const { multipliers, shifts, outputZeroPoint, min, max } = this.#q;
+    const { requantize, outputZeroPoint, min, max } = this.#q;
     // One filter row (kW taps × inC channels) is contiguous in the padded NHWC input, so
     // the patch is kH contiguous copies; then each output channel is one dot product.
     const rowSpan = kW * inC;
@@ -197,16 +214,16 @@ class ConvKernel implements Kernel {
             a2 = (a2 + v * (w[w2 + i] as number)) | 0;
             a3 = (a3 + v * (w[w3 + i] as number)) | 0;
           }
-          out[o++] = clampToRange(multiplyByQuantizedMultiplier(a0, multipliers[oc] as number, shifts[oc] as number) + outputZeroPoint, min, max);
-          out[o++] = clampToRange(multiplyByQuantizedMultiplier(a1, multipliers[oc + 1] as number, shifts[oc + 1] as number) + outputZeroPoint, min, max);
-          out[o++] = clampToRange(multiplyByQuantizedMultiplier(a2, multipliers[oc + 2] as number, shifts[oc + 2] as number) + outputZeroPoint, min, max);
-          out[o++] = clampToRange(multiplyByQuantizedMultiplier(a3, multipliers[oc + 3] as number, shifts[oc + 3] as number) + outputZeroPoint, min, max);
+          out[o++] = clampToRange(requantize(a0, oc) + outputZeroPoint, min, max);
+          out[o++] = clampToRange(requantize(a1, oc + 1) + outputZeroPoint, min, max);
+          out[o++] = clampToRange(requantize(a2, oc + 2) + outputZeroPoint, min, max);
+          out[o++] = clampToRange(requantize(a3, oc + 3) + outputZeroPoint, min, max);
         }
         for (; oc < outC; oc++) {
           let acc = bias[oc] as number;
           const w0 = oc * k;
           for (let i = 0; i < k; i++) acc = (acc + (patch[i] as number) * (w[w0 + i] as number)) | 0;
-          out[o++] = clampToRange(multiplyByQuantizedMultiplier(acc, multipliers[oc] as number, shifts[oc] as number) + outputZeroPoint, min, max);
+          out[o++] = clampToRange(requantize(acc, oc) + outputZeroPoint, min, max);
         }
       }
     }
@@ -245,7 +262,7 @@ class DepthwiseKernel implements Kernel {
     const acc = this.#acc;
     const m = this.#depthMultiplier;
     const { inC, outH, outW, outC, kH, kW, strideH, strideW } = this.#g;
-    const { multipliers, shifts, outputZeroPoint, min, max } = this.#q;
+    const { requantize, outputZeroPoint, min, max } = this.#q;
     let o = 0;
     for (let oy = 0; oy < outH; oy++) {
       for (let ox = 0; ox < outW; ox++) {
@@ -264,7 +281,7 @@ class DepthwiseKernel implements Kernel {
         }
         for (let oc = 0; oc < outC; oc++) {
           const total = ((acc[oc] as number) + (bias[oc] as number)) | 0;
-          const scaled = multiplyByQuantizedMultiplier(total, multipliers[oc] as number, shifts[oc] as number) + outputZeroPoint;
+          const scaled = requantize(total, oc) + outputZeroPoint;
           out[o++] = clampToRange(scaled, min, max);
         }
       }
@@ -301,14 +318,12 @@ class FullyConnectedKernel implements Kernel {
     const w = this.#weights;
     const bias = this.#bias;
     const out = this.#output;
-    const { multipliers, shifts, outputZeroPoint, min, max } = this.#q;
-    const perChannel = multipliers.length > 1;
+    const { requantize, outputZeroPoint, min, max } = this.#q;
     for (let oc = 0, wi = 0; oc < out.length; oc++) {
       let acc = 0;
       for (let i = 0; i < n; i++) acc += (x[i] as number) * (w[wi++] as number);
       acc = (acc + (bias[oc] as number)) | 0;
-      const c = perChannel ? oc : 0;
-      const scaled = multiplyByQuantizedMultiplier(acc, multipliers[c] as number, shifts[c] as number) + outputZeroPoint;
+      const scaled = requantize(acc, oc) + outputZeroPoint;
       out[oc] = clampToRange(scaled, min, max);
     }
   }
@@ -373,7 +388,18 @@ class PoolKernel implements Kernel {
 }
 
 /** Per-input rescaling of TFLite's int8 ADD (add.cc): offsets, multipliers and shifts. */
+/** XNNPACK's qs8 add: out = ((a−za)·ma + (b−zb)·mb + 2^(shift−1)) >> shift, plus zo. */
+interface XnnpackAddParams {
+  zeroPoint1: number;
+  zeroPoint2: number;
+  multiplier1: number;
+  multiplier2: number;
+  shift: number;
+}
+
 interface AddParams {
+  requantize: Requantize;
+  xnnpack: XnnpackAddParams | null;
   offset1: number;
   offset2: number;
   multiplier1: number;
@@ -405,14 +431,26 @@ class AddKernel implements Kernel {
     const b = this.#b;
     const out = this.#output;
     const p = this.#p;
+    const x = p.xnnpack;
+    if (x) {
+      const rounding = 2 ** (x.shift - 1);
+      const divisor = 2 ** x.shift;
+      for (let i = 0; i < out.length; i++) {
+        // |(a − za)·ma| < 255 · 2^21: exact in doubles; floor division is the arithmetic shift.
+        const acc = ((a[i] as number) - x.zeroPoint1) * x.multiplier1 + ((b[i] as number) - x.zeroPoint2) * x.multiplier2 + rounding;
+        out[i] = clampToRange(Math.floor(acc / divisor) + p.outputZeroPoint, p.min, p.max);
+      }
+      return;
+    }
     for (let i = 0; i < out.length; i++) {
       const shifted1 = ((a[i] as number) + p.offset1) << ADD_LEFT_SHIFT_BITS;
       const shifted2 = ((b[i] as number) + p.offset2) << ADD_LEFT_SHIFT_BITS;
-      // MultiplyByQuantizedMultiplierSmallerThanOneExp: the shifts are ≤ 0.
-      const scaled1 = roundingDivideByPOT(saturatingRoundingDoublingHighMul(shifted1, p.multiplier1), -p.shift1);
-      const scaled2 = roundingDivideByPOT(saturatingRoundingDoublingHighMul(shifted2, p.multiplier2), -p.shift2);
+      // MultiplyByQuantizedMultiplierSmallerThanOneExp: with shifts ≤ 0 it is
+      // MultiplyByQuantizedMultiplier, RoundingDivideByPOT(SRDHM(x, m), −shift) when rounding twice.
+      const scaled1 = p.requantize(shifted1, p.multiplier1, p.shift1);
+      const scaled2 = p.requantize(shifted2, p.multiplier2, p.shift2);
       const sum = (scaled1 + scaled2) | 0;
-      const raw = roundingDivideByPOT(saturatingRoundingDoublingHighMul(sum, p.outputMultiplier), -p.outputShift) + p.outputZeroPoint;
+      const raw = p.requantize(sum, p.outputMultiplier, p.outputShift) + p.outputZeroPoint;
       out[i] = clampToRange(raw, p.min, p.max);
     }
   }
@@ -448,13 +486,52 @@ function isPositiveInt(n: unknown): n is number {
  * the graph, the op and the tensor involved: a graph that fails here would also be
  * refused (or silently misread) by TFLite.
  */
+/** The float32 value whose bits are `bits`. */
+function floatFromBits(bits: number): number {
+  const view = new DataView(new ArrayBuffer(4));
+  view.setUint32(0, bits >>> 0);
+  return view.getFloat32(0);
+}
+
+function floatBits(value: number): number {
+  const view = new DataView(new ArrayBuffer(4));
+  view.setFloat32(0, value);
+  return view.getUint32(0);
+}
+
+/**
+ * xnn_init_qs8_add_minmax_scalar_params: each input's scale ratio (float32 a/out) as an
+ * integer multiplier with 20 to 21 significant bits, all sharing one shift chosen from the
+ * larger ratio's exponent; the multiplier is lrintf(ratio · 2^shift), done on the float's
+ * exponent bits (exact), rounding half to even.
+ */
+function xnnpackAddParams(a: QTensor, b: QTensor, out: QTensor): XnnpackAddParams {
+  const ratio1 = Math.fround(Math.fround(a.scale) / Math.fround(out.scale));
+  const ratio2 = Math.fround(Math.fround(b.scale) / Math.fround(out.scale));
+  const maxExponent = (floatBits(Math.max(ratio1, ratio2)) >>> 23) - 127;
+  const shift = 20 - maxExponent;
+  const multiplier = (ratio: number): number => roundHalfToEven(floatFromBits(floatBits(ratio) + (shift << 23)));
+  return { zeroPoint1: a.zeroPoint, zeroPoint2: b.zeroPoint, multiplier1: multiplier(ratio1), multiplier2: multiplier(ratio2), shift };
+}
+
+/** lrintf in the default rounding mode. */
+function roundHalfToEven(x: number): number {
+  const f = Math.floor(x);
+  const d = x - f;
+  return d > 0.5 || (d === 0.5 && f % 2 !== 0) ? f + 1 : f;
+}
+
 class GraphBuilder {
   readonly buffers = new Map<string, Int8Array>();
   readonly kernels: Kernel[] = [];
   readonly #graph: QGraph;
+  readonly #requantize: Requantize;
+  readonly #arithmetic: Int8Arithmetic;
 
-  constructor(graph: QGraph) {
+  constructor(graph: QGraph, arithmetic: Int8Arithmetic) {
     this.#graph = graph;
+    this.#arithmetic = arithmetic;
+    this.#requantize = arithmetic === 'xnnpack' ? multiplyByQuantizedMultiplierSingleRounding : multiplyByQuantizedMultiplier;
     this.#checkTensors();
     const input = this.#tensor(graph.input, 'the graph input');
     this.buffers.set(input.name, new Int8Array(elementCount(input.shape)));
@@ -605,7 +682,21 @@ class GraphBuilder {
     const outScale = Math.fround(outT.scale);
     const reals = Array.from(op.filterScales, (s) => (inScale * s) / outScale);
     const [min, max] = activationRange(op.activation, outT.scale, outT.zeroPoint);
-    return { ...this.#multipliers(op, reals), outputZeroPoint: outT.zeroPoint, min, max };
+    return { requantize: this.#channelRequant(op, reals, inScale, op.filterScales, outScale), outputZeroPoint: outT.zeroPoint, min, max };
+  }
+
+  /**
+   * tflite-micro: fixed-point multipliers from `reals` (as TFLite derives them), rounding
+   * twice. xnnpack: its fp32 requantization, lrintf(float(acc) · scale) with the scale
+   * computed in float32 as the XNNPACK delegate does: inScale · weightScale / outScale.
+   */
+  #channelRequant(op: QOp, reals: readonly number[], inScale: number, weightScales: Float32Array, outScale: number): Requant['requantize'] {
+    if (this.#arithmetic === 'xnnpack') {
+      const scales = Float32Array.from(reals, (_, c) => Math.fround(Math.fround(inScale * (weightScales[weightScales.length === 1 ? 0 : c] as number)) / outScale));
+      return (acc, c) => roundHalfToEven(Math.fround(Math.fround(acc) * (scales[c] as number)));
+    }
+    const { multipliers, shifts } = this.#multipliers(op, reals);
+    return (acc, c) => multiplyByQuantizedMultiplier(acc, multipliers[c] as number, shifts[c] as number);
   }
 
   #conv(op: QConv2D): Kernel {
@@ -659,7 +750,8 @@ class GraphBuilder {
           [Math.fround(inScale * (op.weightScales[0] as number)) / outScale]
         : Array.from(op.weightScales, (s) => (inScale * s) / outScale);
     const [min, max] = activationRange(op.activation, output.t.scale, output.t.zeroPoint);
-    const q: Requant = { ...this.#multipliers(op, reals), outputZeroPoint: output.t.zeroPoint, min, max };
+    const perChannel = reals.length === 1 ? Array.from({ length: outN }, () => reals[0] as number) : reals;
+    const q: Requant = { requantize: this.#channelRequant(op, perChannel, inScale, op.weightScales, outScale), outputZeroPoint: output.t.zeroPoint, min, max };
     return new FullyConnectedKernel(op, input.data, output.data, input.t.zeroPoint, q);
   }
 
@@ -710,6 +802,8 @@ class GraphBuilder {
     ];
     const [min, max] = activationRange(op.activation, output.t.scale, output.t.zeroPoint);
     return new AddKernel(a.data, b.data, output.data, {
+      requantize: this.#requantize,
+      xnnpack: this.#arithmetic === 'xnnpack' ? xnnpackAddParams(a.t, b.t, output.t) : null,
       offset1: -a.t.zeroPoint,
       offset2: -b.t.zeroPoint,
       multiplier1: m1.multiplier,
@@ -747,8 +841,9 @@ export class Int8Interpreter {
   readonly #output: Int8Array;
   #hasRun = false;
 
-  constructor(graph: QGraph) {
-    const built = new GraphBuilder(graph);
+  /** `arithmetic`: 'tflite-micro' (default), what the board computes; see Int8Arithmetic. */
+  constructor(graph: QGraph, opts: { arithmetic?: Int8Arithmetic } = {}) {
+    const built = new GraphBuilder(graph, opts.arithmetic ?? 'tflite-micro');
     this.#graph = graph;
     this.#buffers = built.buffers;
     this.#kernels = built.kernels;
