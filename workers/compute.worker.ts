@@ -21,6 +21,7 @@ import {
   type EvalSplit,
   type SaliencyMethod,
 } from '$lib/analysis/evaluations';
+import { getExport, listExports, overrideExportBlock, runExport, type ExportRequest } from '$lib/export/export-job';
 import { JobRegistry } from '$lib/jobs/registry';
 import type { ProgressFn } from '$lib/jobs/progress';
 import { openHearthDb, type HearthDb } from '$lib/storage/schema';
@@ -120,6 +121,13 @@ const api = {
     await api.start();
     return saliencyFor(await db(), modelCache, req);
   },
+  async startExport(jobId: string, req: ExportRequest, onProgress: ProgressFn) {
+    await api.start();
+    return jobs.run(jobId, async (cancel) => runExport(await db(), req, { onProgress, cancel }));
+  },
+  listExports: async (projectId: string) => listExports(await db(), projectId),
+  exportFiles: async (exportId: string) => (await getExport(await db(), exportId)).files,
+  overrideExport: async (exportId: string) => overrideExportBlock(await db(), exportId),
 };
 
 expose(api);

@@ -3,6 +3,7 @@ import type { AnalyzeService } from './state/analyze.svelte';
 import type { AugmentService } from './state/augment.svelte';
 import type { DataClient } from './state/data-types';
 import type { EvaluateService } from './state/evaluate.svelte';
+import type { ExportService } from './state/export.svelte';
 import type { TrainService } from './state/train.svelte';
 
 /**
@@ -61,6 +62,20 @@ export function augmentService(data: DataClient): AugmentService {
     getPipeline: (projectId) => data.getAugmentPipeline(projectId),
     cancel: async (jobId) => {
       await data.cancel(jobId);
+    },
+  };
+}
+
+/** The Export page's service: quantization, evaluation and writing run in the compute worker. */
+export function exportService(compute: ComputeClient): ExportService {
+  return {
+    listModels: (projectId) => compute.call((r) => r.listModels(projectId)),
+    listExports: (projectId) => compute.call((r) => r.listExports(projectId)),
+    startExport: (jobId, req, onProgress) => compute.call((r) => r.startExport(jobId, req, onProgress)),
+    exportFiles: (exportId) => compute.call((r) => r.exportFiles(exportId)),
+    overrideExport: (exportId) => compute.call((r) => r.overrideExport(exportId)),
+    cancel: async (jobId) => {
+      await compute.call((r) => r.cancel(jobId));
     },
   };
 }

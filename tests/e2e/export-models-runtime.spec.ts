@@ -24,7 +24,7 @@ import { quantizeGraph } from '../../src/lib/export/quantize';
 import { writeTflite } from '../../src/lib/export/tflite-writer';
 import { buildModel, type ModelKind } from '../../src/lib/train/models';
 import { expect, test } from './fixtures';
-import { openTfliteRuntime, runTflite } from './tflite-runtime';
+import { agreement, openTfliteRuntime, runTflite } from './tflite-runtime';
 
 const INPUTS_PER_MODEL = 32;
 const CALIBRATION_IMAGES = 64;
@@ -53,21 +53,6 @@ function randomizeBatchNorms(model: tf.LayersModel, seed: number): void {
     layer.setWeights(fresh);
     tf.dispose(fresh);
   }
-}
-
-function agreement(got: Int8Array[], expected: Int8Array[]): { values: number; equal: number; maxDiff: number } {
-  let values = 0;
-  let equal = 0;
-  let maxDiff = 0;
-  got.forEach((out, i) =>
-    out.forEach((v, j) => {
-      const d = Math.abs(v - (expected[i]?.[j] ?? NaN));
-      values++;
-      if (d === 0) equal++;
-      maxDiff = Math.max(maxDiff, d);
-    }),
-  );
-  return { values, equal, maxDiff };
 }
 
 test('LeNet, ResNet-small and MobileNetV1 quantized by Hearth run in TFLite with the reference interpreter’s outputs', async ({ page }) => {

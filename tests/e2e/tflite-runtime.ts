@@ -108,3 +108,19 @@ export async function runTflite(page: Page, bytes: Uint8Array, inputs: Int8Array
   );
   return outputs.map((values) => Int8Array.from(values));
 }
+
+/** How many int8 values two runtimes agree on, and their largest difference in steps. */
+export function agreement(got: readonly Int8Array[], expected: readonly ArrayLike<number>[]): { values: number; equal: number; maxDiff: number } {
+  let values = 0;
+  let equal = 0;
+  let maxDiff = 0;
+  got.forEach((out, i) =>
+    out.forEach((v, j) => {
+      const d = Math.abs(v - (expected[i]?.[j] ?? NaN));
+      values++;
+      if (d === 0) equal++;
+      maxDiff = Math.max(maxDiff, d);
+    }),
+  );
+  return { values, equal, maxDiff };
+}
