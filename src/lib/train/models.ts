@@ -73,6 +73,14 @@ export interface HearthModel {
    * the layer's true output this equals `forward(xNhwc).logits`. Call inside `tf.tidy`.
    */
   logitsWithActivation(xNhwc: tf.Tensor4D, layer: string, activation: tf.Tensor): tf.Tensor2D;
+  /**
+   * Logits (inference mode) with `offsets[layer]` added to each named layer's output, and
+   * those layers' outputs. With zero offsets the logits are `forward(xNhwc).logits`, and the
+   * gradient of a loss with respect to each offset is its gradient with respect to that
+   * layer's output, all from one backward pass (`tf.grads` over the offsets): how Fisher
+   * descriptors of several layers are taken at once. Call inside `tf.tidy`.
+   */
+  logitsWithOffsets(xNhwc: tf.Tensor4D, offsets: Readonly<Record<string, tf.Tensor>>): { logits: tf.Tensor2D; outputs: Record<string, tf.Tensor> };
   /** The head's live weights (kernel [F, C], bias [C]), for last-layer gradients. */
   head(): { kernel: tf.Variable; bias: tf.Variable };
   dispose(): void;
@@ -605,6 +613,25 @@ class GraphModel implements HearthModel {
       values.set(name, out as tf.Tensor);
     }
     return values.get(this.headLayer) as tf.Tensor2D;
+  }
+
+  logitsWithOffsets(xNhwc: tf.Tensor4D, offsets: Readonly<Record<string, tf.Tensor>>): { logits: tf.Tensor2D; outputs: Record<string, tf.Tensor> } {
+    this.#checkInput(xNhwc);
+    for (const name of Object.keys(offsets)) this.#checkLayer(name);
+    const values = new Map<string, tf.Tensor>([[INPUT_NAME, xNhwc]]);
+    const outputs: Record<string, tf.Tensor> = {};
+    for (const step of this.#graph.steps) {
+      const name = step.layer.name;
+      const ins = step.inputs.map((n) => values.get(n) as tf.Tensor);
+      let out = step.layer.apply(ins.length === 1 ? (ins[0] as tf.Tensor) : ins, { training: false }) as tf.Tensor;
+      const offset = offsets[name];
+      if (offset) {
+        out = tf.add(out, offset);
+        outputs[name] = out;
+      }
+      values.set(name, out);
+    }
+    return { logits: values.get(this.headLayer) as tf.Tensor2D, outputs };
   }
 
   head(): { kernel: tf.Variable; bias: tf.Variable } {
