@@ -5,7 +5,7 @@ import { savedForcedBackend } from './ui/state/compute.svelte';
 import { registerServiceWorker } from './ui/register-sw';
 import { ComputeClient } from './worker-client/compute-client';
 import { dataClient } from './worker-client/data-client';
-import { analyzeService, augmentService, evaluateService, exportService, trainService } from './ui/services';
+import { analyzeService, augmentService, evaluateService, exportService, labelService, trainService } from './ui/services';
 
 const target = document.getElementById('app');
 if (!target) throw new Error('index.html lacks #app');
@@ -14,5 +14,5 @@ void registerServiceWorker();
 const compute = new ComputeClient({ force: savedForcedBackend() });
 export default mount(App, {
   target,
-  props: { data: dataClient, compute, analyze: analyzeService(dataClient), augment: augmentService(dataClient), train: trainService(compute), evaluate: evaluateService(compute), export: exportService(compute) },
+  props: { data: dataClient, compute, analyze: analyzeService(dataClient), augment: augmentService(dataClient), train: trainService(compute), evaluate: evaluateService(compute), export: exportService(compute), label: labelService(compute, dataClient) },
 });

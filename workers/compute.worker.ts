@@ -23,6 +23,8 @@ import {
 } from '$lib/analysis/evaluations';
 import { getExport, listExports, overrideExportBlock, runExport, type ExportRequest } from '$lib/export/export-job';
 import { JobRegistry } from '$lib/jobs/registry';
+import { getLabelSession, retrainWithLabels, saveRoundLabels, selectForLabeling } from '$lib/select/session';
+import type { SelectMethod } from '$lib/select/types';
 import type { ProgressFn } from '$lib/jobs/progress';
 import { openHearthDb, type HearthDb } from '$lib/storage/schema';
 import { listModels, listRuns, ModelCache, resumeTraining, startTraining, type TrainRequest } from '$lib/train/runs';
@@ -128,6 +130,16 @@ const api = {
   listExports: async (projectId: string) => listExports(await db(), projectId),
   exportFiles: async (exportId: string) => (await getExport(await db(), exportId)).files,
   overrideExport: async (exportId: string) => overrideExportBlock(await db(), exportId),
+  labelSession: async (projectId: string) => getLabelSession(await db(), projectId),
+  async selectForLabeling(jobId: string, req: { projectId: string; method: SelectMethod; budget: number; seed: number }, onProgress: ProgressFn) {
+    await api.start();
+    return jobs.run(jobId, async (cancel) => selectForLabeling(await db(), req, { onProgress, cancel }));
+  },
+  saveLabels: async (projectId: string, labels: Record<number, number>, skipped: number[]) => saveRoundLabels(await db(), projectId, labels, skipped),
+  async retrainWithLabels(jobId: string, req: { projectId: string; epochs: number }, onProgress: ProgressFn) {
+    await api.start();
+    return jobs.run(jobId, async (cancel) => retrainWithLabels(await db(), req, { onProgress, cancel }));
+  },
 };
 
 expose(api);

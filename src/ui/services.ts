@@ -4,6 +4,7 @@ import type { AugmentService } from './state/augment.svelte';
 import type { DataClient } from './state/data-types';
 import type { EvaluateService } from './state/evaluate.svelte';
 import type { ExportService } from './state/export.svelte';
+import type { LabelService } from './state/label.svelte';
 import type { TrainService } from './state/train.svelte';
 
 /**
@@ -74,6 +75,20 @@ export function exportService(compute: ComputeClient): ExportService {
     startExport: (jobId, req, onProgress) => compute.call((r) => r.startExport(jobId, req, onProgress)),
     exportFiles: (exportId) => compute.call((r) => r.exportFiles(exportId)),
     overrideExport: (exportId) => compute.call((r) => r.overrideExport(exportId)),
+    cancel: async (jobId) => {
+      await compute.call((r) => r.cancel(jobId));
+    },
+  };
+}
+
+/** The Label page's service: selection and retraining run in the compute worker, pixels come from the data worker. */
+export function labelService(compute: ComputeClient, data: DataClient): LabelService {
+  return {
+    session: (projectId) => compute.call((r) => r.labelSession(projectId)),
+    select: (jobId, req, onProgress) => compute.call((r) => r.selectForLabeling(jobId, req, onProgress)),
+    saveLabels: (projectId, labels, skipped) => compute.call((r) => r.saveLabels(projectId, labels, skipped)),
+    retrain: (jobId, req, onProgress) => compute.call((r) => r.retrainWithLabels(jobId, req, onProgress)),
+    getPixels: (sampleIds) => data.getPixels(sampleIds),
     cancel: async (jobId) => {
       await compute.call((r) => r.cancel(jobId));
     },

@@ -13,7 +13,7 @@ const SIDE = 28;
  */
 export function makeMnistFolder(
   perClass: { train: number; val: number; test: number },
-  opts: { plantLeak?: boolean } = {},
+  opts: { plantLeak?: boolean; unlabeledTrain?: number } = {},
 ): string {
   const images = readFileSync(join(MNIST, 'train-images-idx3-ubyte')).subarray(16);
   const labels = readFileSync(join(MNIST, 'train-labels-idx1-ubyte')).subarray(8);
@@ -39,6 +39,19 @@ export function makeMnistFolder(
     const path = `${split}/${digit}/${i}.png`;
     writeFileSync(join(dir, path), PNG.sync.write(png));
     rows.push(`${path},${digit},${mass > 100 * 255 ? 'heavy' : 'light'}`);
+  }
+  // Unlabeled train images: directly in train/ (no class folder) and not in the CSV, the
+  // pool active learning picks from. Taken from the end of the file, apart from the rest.
+  for (let k = 0; k < (opts.unlabeledTrain ?? 0); k++) {
+    const i = labels.length - 1 - k;
+    const pixels = images.subarray(i * SIDE * SIDE, (i + 1) * SIDE * SIDE);
+    const png = new PNG({ width: SIDE, height: SIDE });
+    for (let p = 0; p < SIDE * SIDE; p++) {
+      const v = pixels[p] ?? 0;
+      png.data.set([v, v, v, 255], p * 4);
+    }
+    mkdirSync(join(dir, 'train'), { recursive: true });
+    writeFileSync(join(dir, 'train', `pool-${i}.png`), PNG.sync.write(png));
   }
   if (opts.plantLeak) {
     // A byte-identical copy of one training image, filed under test: a split leak.
