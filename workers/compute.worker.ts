@@ -23,7 +23,7 @@ import {
 } from '$lib/analysis/evaluations';
 import { getExport, listExports, overrideExportBlock, runExport, type ExportRequest } from '$lib/export/export-job';
 import { JobRegistry } from '$lib/jobs/registry';
-import { getLabelSession, retrainWithLabels, saveRoundLabels, selectForLabeling } from '$lib/select/session';
+import { getLabelSession, retrainWithLabels, saveRoundLabels, selectForLabeling, selfSupervisedStart } from '$lib/select/session';
 import type { SelectMethod } from '$lib/select/types';
 import type { ProgressFn } from '$lib/jobs/progress';
 import { openHearthDb, type HearthDb } from '$lib/storage/schema';
@@ -136,6 +136,10 @@ const api = {
     return jobs.run(jobId, async (cancel) => selectForLabeling(await db(), req, { onProgress, cancel }));
   },
   saveLabels: async (projectId: string, labels: Record<number, number>, skipped: number[]) => saveRoundLabels(await db(), projectId, labels, skipped),
+  async selfSupervisedStart(jobId: string, req: { projectId: string; rotationEpochs: number; epochs: number; seed: number }, onProgress: ProgressFn) {
+    await api.start();
+    return jobs.run(jobId, async (cancel) => selfSupervisedStart(await db(), req, { onProgress, cancel }));
+  },
   async retrainWithLabels(jobId: string, req: { projectId: string; epochs: number }, onProgress: ProgressFn) {
     await api.start();
     return jobs.run(jobId, async (cancel) => retrainWithLabels(await db(), req, { onProgress, cancel }));

@@ -88,6 +88,7 @@ export function labelService(compute: ComputeClient, data: DataClient): LabelSer
     select: (jobId, req, onProgress) => compute.call((r) => r.selectForLabeling(jobId, req, onProgress)),
     saveLabels: (projectId, labels, skipped) => compute.call((r) => r.saveLabels(projectId, labels, skipped)),
     retrain: (jobId, req, onProgress) => compute.call((r) => r.retrainWithLabels(jobId, req, onProgress)),
+    pretrain: (jobId, req, onProgress) => compute.call((r) => r.selfSupervisedStart(jobId, req, onProgress)),
     getPixels: (sampleIds) => data.getPixels(sampleIds),
     cancel: async (jobId) => {
       await compute.call((r) => r.cancel(jobId));

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../src/lib/compute/backends';
 import { buildSampleDataset, MNIST_FILES, parseMnistFiles, type MnistFileRole } from '../../src/lib/data/samples/catalog';
-import { getLabelSession, retrainWithLabels, saveRoundLabels, selectForLabeling } from '../../src/lib/select/session';
+import { getLabelSession, retrainWithLabels, saveRoundLabels, selectForLabeling, selfSupervisedStart } from '../../src/lib/select/session';
 import { createProject } from '../../src/lib/storage/projects';
 import { putSamples, type NewSample } from '../../src/lib/storage/samples';
 import { openHearthDb, type HearthDb } from '../../src/lib/storage/schema';
@@ -98,8 +98,19 @@ describe('label session', () => {
     expect(version?.note).toMatch(/round 1: 15 new labels/);
   }, 240_000);
 
+  it('the self-supervised start trains a new model that picks are then made with', async () => {
+    const before = await getLabelSession(db, projectId);
+    const after = await selfSupervisedStart(db, { projectId, rotationEpochs: 1, epochs: 1, seed: 5 });
+    expect(after.modelId).not.toBeNull();
+    expect(after.modelId).not.toBe(before.modelId);
+    const picked = await selectForLabeling(db, { projectId, method: 'rz', budget: 5, seed: 1 });
+    expect(picked.open?.selectedWith).toBe(after.modelId);
+    expect(picked.open?.picks).toHaveLength(5);
+  }, 240_000);
+
   it('refuses to select without a budget and to retrain without labels', async () => {
     await expect(selectForLabeling(db, { projectId, method: 'random', budget: 0, seed: 1 })).rejects.toThrow(/budget/);
-    await expect(retrainWithLabels(db, { projectId, epochs: 1 })).rejects.toThrow(/No round is open/);
+    await expect(retrainWithLabels(db, { projectId, epochs: 1 })).rejects.toThrow(/No image of this round has a label yet/);
+    await expect(selfSupervisedStart(db, { projectId, rotationEpochs: 0, epochs: 1, seed: 1 })).rejects.toThrow(/at least one epoch/);
   });
 });

@@ -16,8 +16,10 @@ import type { HearthDb } from '../storage/schema';
 import { createVersion, latestVersion } from '../storage/versions';
 import { labeledIndices } from '../train/batches';
 import { evaluateModel } from '../train/evaluate';
+import type { ModelSpec } from '../train/models';
 import { listModels, loadStoredModel, summarizeRun } from '../train/runs';
 import { trainModel, type TrainConfig } from '../train/train';
+import { pretrainRotation } from './rotation';
 import { selectBatch } from './select';
 import type { ImageSet, LabelRound, SelectMethod } from './types';
 
@@ -252,3 +254,54 @@ export async function retrainWithLabels(
   }
 }
 
+
+/** The reference code's rotation pretraining on MNIST (mnist/unsup.py): SGD, lr 0.05, batch 25 pool images (×4 rotations). */
+const ROTATION_PRETRAIN = { batchSize: 25, lr: 0.05 } as const;
+
+/**
+ * The paper's self-supervised start: the task model learns to tell 0°/90°/180°/270°
+ * rotations apart on every train image (labels not needed), gets a fresh classification
+ * head, and is then trained on the labelled images. The result is saved like any trained
+ * model, so it becomes the model the next picks are made with.
+ */
+export async function selfSupervisedStart(
+  db: HearthDb,
+  req: { projectId: string; rotationEpochs: number; epochs: number; seed: number },
+  opts: { onProgress?: ProgressFn; cancel?: CancelToken } = {},
+): Promise<LabelSessionView> {
+  if (!Number.isInteger(req.rotationEpochs) || req.rotationEpochs < 1 || !Number.isInteger(req.epochs) || req.epochs < 1) {
+    throw new InvalidInputError('Pretraining and training each need at least one epoch.');
+  }
+  const project = await getProject(db, req.projectId);
+  const version = await currentVersion(db, req.projectId);
+  if (project.input.width !== project.input.height) {
+    throw new InvalidInputError(`Rotation pretraining turns images by quarter turns, which needs square images; this project's are ${project.input.width}×${project.input.height}.`);
+  }
+  const train: number[] = [];
+  for (let i = 0; i < version.sampleIds.length; i++) if (version.splits[i] === SPLIT_TRAIN) train.push(i);
+  if (labeledIndices(version, 'train').length === 0) throw new InvalidInputError('Training after the pretraining needs some labelled train images: label a few first.');
+  const newest = await newestModel(db, req.projectId);
+  const previous = newest ? await db.get('models', newest) : undefined;
+  const previousSpec = (previous?.meta as { spec?: ModelSpec } | undefined)?.spec;
+  const spec: ModelSpec = { kind: previousSpec?.kind ?? 'lenet', input: project.input, numClasses: version.classes.length, seed: req.seed, ...(previousSpec?.widthMultiplier === undefined ? {} : { widthMultiplier: previousSpec.widthMultiplier }) };
+  const model = await pretrainRotation(spec, imageSet(db, version, Uint32Array.from(train), false), {
+    epochs: req.rotationEpochs,
+    ...ROTATION_PRETRAIN,
+    seed: req.seed,
+    ...(opts.cancel ? { cancel: opts.cancel } : {}),
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+  });
+  try {
+    await trainModel(db, {
+      projectId: req.projectId,
+      versionId: version.id as number,
+      model,
+      config: { ...DEFAULT_RETRAIN, epochs: req.epochs, seed: req.seed },
+      onProgress: opts.onProgress,
+      cancel: opts.cancel ?? NEVER_CANCELLED,
+    });
+  } finally {
+    model.dispose();
+  }
+  return getLabelSession(db, req.projectId);
+}

@@ -19,6 +19,7 @@ import type { Job, JobError, JobManager } from './jobs.svelte';
 import type { StudioState } from './studio.svelte';
 
 export const LABEL_SELECT_JOB_KIND = 'label-select';
+export const LABEL_PRETRAIN_JOB_KIND = 'label-pretrain';
 export const LABEL_RETRAIN_JOB_KIND = 'label-retrain';
 /**
  * Answers are written this long after the last one: a burst of keypresses is one write
@@ -49,6 +50,11 @@ export interface LabelService {
   saveLabels(projectId: string, labels: Record<number, number>, skipped: number[]): Promise<LabelSessionView>;
   /** Job: writes the labels as a new dataset version, retrains from the previous model's weights (warm start), evaluates on val, closes the round. */
   retrain(jobId: string, req: { projectId: string; epochs: number }, onProgress: ProgressFn): Promise<LabelSessionView>;
+  /**
+   * Job: the paper's self-supervised start. Rotation pretraining on every train image, a
+   * fresh head, then training on the labelled ones; the result becomes the model picks use.
+   */
+  pretrain(jobId: string, req: { projectId: string; rotationEpochs: number; epochs: number; seed: number }, onProgress: ProgressFn): Promise<LabelSessionView>;
   getPixels(sampleIds: number[]): Promise<Uint8Array[]>; // the data worker's pixels, for thumbnails
   cancel(jobId: string): Promise<void>;
 }
@@ -80,6 +86,8 @@ export class LabelState {
   typed = $state('');
 
   selecting = $state(false);
+  pretraining = $state(false);
+  pretrainError = $state<JobError | null>(null);
   selectError = $state<JobError | null>(null);
   retraining = $state(false);
   retrainError = $state<JobError | null>(null);
@@ -113,7 +121,7 @@ export class LabelState {
   /** The pick or retrain job running for `projectId`, for the page's progress line. */
   jobFor(projectId: string): Job | undefined {
     return this.#jobs.running.find(
-      (j) => (j.kind === LABEL_SELECT_JOB_KIND || j.kind === LABEL_RETRAIN_JOB_KIND) && j.subject === projectId,
+      (j) => (j.kind === LABEL_SELECT_JOB_KIND || j.kind === LABEL_RETRAIN_JOB_KIND || j.kind === LABEL_PRETRAIN_JOB_KIND) && j.subject === projectId,
     );
   }
 
@@ -162,6 +170,29 @@ export class LabelState {
       if (this.projectId === projectId) this.#adopt(result.value);
     } finally {
       this.selecting = false;
+    }
+  }
+
+  /** Runs the self-supervised start as a job; the new model becomes the one picks are made with. */
+  async pretrain(req: { rotationEpochs: number; epochs: number; seed: number }): Promise<void> {
+    const projectId = this.projectId;
+    if (!projectId || this.selecting || this.retraining || this.pretraining) return;
+    this.pretraining = true;
+    this.pretrainError = null;
+    try {
+      const result = await this.#jobs.start(
+        LABEL_PRETRAIN_JOB_KIND,
+        `Self-supervised start: rotation pretraining (${req.rotationEpochs} epochs), then ${req.epochs} on the labels`,
+        (jobId, onProgress) => this.#service.pretrain(jobId, { projectId, ...req }, onProgress),
+        { subject: projectId, cancel: (jobId) => this.#service.cancel(jobId) },
+      );
+      if (!result.ok) {
+        if (result.status === 'failed') this.pretrainError = result.error;
+        return;
+      }
+      if (this.projectId === projectId) this.#adopt(result.value);
+    } finally {
+      this.pretraining = false;
     }
   }
 
