@@ -13,10 +13,13 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-webgpu';
 import { InvalidInputError } from '../jobs/errors';
 import { registerWasmGradKernels } from './wasm-grad-kernels';
+import { replaceWasmMaxPoolGrad } from './wasm-max-pool-grad';
 
 // tfjs-backend-wasm ships no filter / depthwise gradients: without these, a machine with
 // no GPU could only train convolutions on the pure-JS cpu backend, ~180x slower.
 registerWasmGradKernels();
+// Its MaxPoolGrad breaks ties unlike TensorFlow and the cpu backend (see wasm-max-pool-grad.ts).
+replaceWasmMaxPoolGrad();
 
 export { tf };
 

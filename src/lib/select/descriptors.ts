@@ -80,12 +80,10 @@ const CONSTANT_SEGMENT_RELATIVE_STD = 1e-5;
 /**
  * LeNet's descriptor layers as the released code taps them: x1 = relu(maxpool(conv1)),
  * x2 = relu(maxpool(conv2)) and x4 = relu(fc1), our pool1, pool2 and dense1 (L = 10 + 20 +
- * 50 = 80). Not conv1 / conv2 (same L), for two more reasons than fidelity:
- * tfjs-backend-wasm 4.22's MaxPoolGrad drops the gradient of every pooling window with no
- * positive value, which after a ReLU is every all-zero window, so a gradient taken at a
- * convolution's output (before its pool) differs between wasm and the other backends
- * (measured: up to 2.9 after standardisation on MNIST; at the pools they agree to 1e-6);
- * and the backward pass then skips both MaxPoolGrads of the first segment's path.
+ * 50 = 80), rather than conv1 / conv2 (same L). Gradients at a convolution's output pass
+ * through MaxPoolGrad, whose tie-breaking tfjs-backend-wasm 4.22 got different from the
+ * cpu backend; Hearth replaces that kernel (compute/wasm-max-pool-grad.ts), so both
+ * choices now agree across backends, and the backward pass to the pools is also shorter.
  */
 export const LENET_DESCRIPTOR_LAYERS: readonly string[] = ['pool1', 'pool2', 'dense1'];
 
