@@ -12,6 +12,7 @@
 import { tf } from '../compute/register';
 import { describeError, InvalidInputError, isCancelled, NotFoundError } from '../jobs/errors';
 import { NEVER_CANCELLED, ProgressReporter, type CancelToken, type ProgressFn } from '../jobs/progress';
+import { canonicalJson } from '../data/canonical-json';
 import type { RunRecord } from '../data/types';
 import type { HearthDb } from '../storage/schema';
 import { runTx } from '../storage/tx';
@@ -135,15 +136,6 @@ function validateConfig(config: TrainConfig): void {
   validateOptimization(config.optimizer, config.schedule, config.weightDecay);
 }
 
-/** JSON with sorted keys, so configs compare by content whatever order they were written in. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
-      : v,
-  );
-}
-
 async function putRun(db: HearthDb, run: RunRecord): Promise<void> {
   const tx = db.transaction('runs', 'readwrite');
   await runTx(tx, () => tx.store.put(run));
@@ -195,7 +187,7 @@ export async function trainModel(db: HearthDb, opts: TrainOptions): Promise<Trai
       const { record, meta } = await loadCheckpoint<EpochMetrics>(db, opts.resumeFrom);
       const previous = await db.get('runs', meta.checkpointOf);
       if (!previous) throw new NotFoundError(`The run of checkpoint ${opts.resumeFrom} no longer exists: start a new training run.`);
-      if (previous.datasetVersionId !== opts.versionId || canonical(previous.config) !== canonical(runConfig)) {
+      if (previous.datasetVersionId !== opts.versionId || canonicalJson(previous.config) !== canonicalJson(runConfig)) {
         throw new InvalidInputError('The checkpoint was made with another dataset version, model or training configuration: resume with the run\'s own settings, or start a new run.');
       }
       restoreWeights(model, record);
