@@ -10,8 +10,9 @@ import { installDawnGpu } from './helpers/dawn';
 import { Rng } from '../../src/lib/data/rng';
 import { applyPlanCpu, planPipeline, type PipelineSpec, type PlannedStep } from '../../src/lib/augment/pipeline';
 import { TRANSFORMS } from '../../src/lib/augment/registry';
-import { executePlansGpu, executePlansGpuToBatch, executePlansGpuWithStats, LUT_TRANSFORMS } from '../../src/lib/augment/gpu/execute';
-import { readImages } from '../../src/lib/augment/gpu/runner';
+import { executePlansGpu, executePlansGpuToPieces, executePlansGpuWithStats, LUT_TRANSFORMS } from '../../src/lib/augment/gpu/execute';
+import { fitToInput } from '../../src/lib/augment/rebalance-augment';
+import { readImages, uploadImages } from '../../src/lib/augment/gpu/runner';
 import type { ImageU8 } from '../../src/lib/augment/types';
 
 const dawn = await installDawnGpu();
@@ -152,7 +153,9 @@ describe.skipIf(!dawn.ok)('executePlansGpu on Dawn', () => {
     const plans = plansFor(spec, images, 8);
     const { images: got, stats } = await executePlansGpuWithStats(gpu(), images, plans);
     expect(got).toEqual(images.map((img, i) => applyPlanCpu(img, plans[i] as PlannedStep[], TRANSFORMS)));
-    expect(stats).toMatchObject({ dispatches: 2, cpuSteps: 3, uploads: 2 });
+    expect(stats).toMatchObject({ dispatches: 2, cpuSteps: 3, uploads: 2, readbacks: 1 });
+    // The report names the step that left the GPU, and why.
+    expect(stats.cpuFallbacks).toEqual([{ transform: 'rotate', reason: expect.stringMatching(/nearest-neighbour/), steps: 3 }]);
   });
 
   it('splits a batch whose plans diverge (p < 1) and still gives the CPU bytes', async () => {
@@ -171,21 +174,91 @@ describe.skipIf(!dawn.ok)('executePlansGpu on Dawn', () => {
     const { images: got, stats } = await executePlansGpuWithStats(gpu(), images, plans);
     expect(got).toEqual(images.map((img, i) => applyPlanCpu(img, plans[i] as PlannedStep[], TRANSFORMS)));
     expect(stats.splits).toBeGreaterThan(0);
+    // Split on the GPU: gathers, never a readback.
+    expect(stats.gathers).toBeGreaterThan(0);
+    expect(stats.readbacks).toBe(0);
+    expect(stats.cpuSteps).toBe(0);
   });
 
-  it('leaves a batch on the GPU for training, equal to the CPU path', async () => {
+  it('leaves results on the GPU as pieces that cover every input position once, equal to the CPU path', async () => {
     const rng = new Rng(10);
-    const images = Array.from({ length: 3 }, () => randomImage(rng, 1));
-    const spec: PipelineSpec = { version: 1, steps: [{ transform: 'gamma' }, { transform: 'flip', params: { mode: 'both' } }, { transform: 'box', params: { ksizeRange: 3 } }] };
+    const images = Array.from({ length: 7 }, () => randomImage(rng, 1));
+    const spec: PipelineSpec = {
+      version: 1,
+      steps: [{ transform: 'gamma' }, { transform: 'flip', p: 0.5, params: { mode: 'both' } }, { transform: 'box', p: 0.5, params: { ksizeRange: 3 } }],
+    };
     const plans = plansFor(spec, images, 10);
-    const { batch, stats } = await executePlansGpuToBatch(gpu(), images, plans);
+    const expected = images.map((img, i) => applyPlanCpu(img, plans[i] as PlannedStep[], TRANSFORMS));
+    const run = await executePlansGpuToPieces(gpu(), images, plans);
     try {
-      expect(batch.count).toBe(3);
-      expect(stats.dispatches).toBe(3);
-      expect(await readImages(gpu(), batch)).toEqual(images.map((img, i) => applyPlanCpu(img, plans[i] as PlannedStep[], TRANSFORMS)));
+      expect(run.pieces.length).toBeGreaterThan(1);
+      const slots = run.pieces.flatMap((p) => [...p.slots]).sort((a, b) => a - b);
+      expect(slots).toEqual(images.map((_, i) => i));
+      for (const piece of run.pieces) {
+        const got = await readImages(gpu(), piece.batch);
+        piece.slots.forEach((slot, k) => expect(got[k]).toEqual(expected[slot]));
+      }
+      expect(run.stats.readbacks).toBe(0);
     } finally {
-      batch.buffer.destroy();
+      run.release();
     }
+  });
+
+  it('starts from a batch already on the GPU, which it reads but never destroys', async () => {
+    const rng = new Rng(12);
+    const images = Array.from({ length: 5 }, () => randomImage(rng, 3));
+    const spec: PipelineSpec = {
+      version: 1,
+      steps: [
+        { transform: 'brightness', p: 0.5 },
+        { transform: 'rotate', p: 0.5, params: { angleRange: [-20, 20] } },
+        { transform: 'hue-saturation' },
+      ],
+    };
+    const plans = plansFor(spec, images, 12);
+    const source = uploadImages(gpu(), images);
+    try {
+      const { images: got, stats } = await executePlansGpuWithStats(gpu(), source, plans);
+      expect(got).toEqual(images.map((img, i) => applyPlanCpu(img, plans[i] as PlannedStep[], TRANSFORMS)));
+      expect(stats).toMatchObject({ uploads: 0, readbacks: 0, cpuSteps: 0 });
+      // Still the caller's, intact.
+      expect(await readImages(gpu(), source)).toEqual(images);
+      // Empty plans hand the source itself back as the only piece; release leaves it alone.
+      const run = await executePlansGpuToPieces(gpu(), source, images.map(() => []));
+      expect(run.pieces).toHaveLength(1);
+      expect(run.pieces[0]?.batch).toBe(source);
+      run.release();
+      expect(await readImages(gpu(), source)).toEqual(images);
+    } finally {
+      source.buffer.destroy();
+    }
+  });
+
+  it('brings every result to the project input on the GPU as fitToInput does (resize, then gray to RGB)', async () => {
+    const rng = new Rng(13);
+    const images = Array.from({ length: 6 }, () => randomImage(rng, 3));
+    const shape = { width: WIDTH, height: HEIGHT, channels: 3 as const };
+    const spec: PipelineSpec = {
+      version: 1,
+      steps: [
+        { transform: 'crop', p: 0.5, params: { width: 24, height: 20 } },
+        { transform: 'resize', p: 0.7, params: { scaleRange: [0.5, 1.5] } },
+        { transform: 'to-gray', p: 0.5 },
+      ],
+    };
+    const plans = plansFor(spec, images, 13);
+    const expected = images.map((img, i) => fitToInput(applyPlanCpu(img, plans[i] as PlannedStep[], TRANSFORMS), shape));
+    const { images: got, stats } = await executePlansGpuWithStats(gpu(), images, plans, { fitTo: shape });
+    got.forEach((img, i) => expect(Buffer.from(img.data).equals(Buffer.from((expected[i] as ImageU8).data)), `image ${i}`).toBe(true));
+    expect(got.every((img) => img.width === WIDTH && img.height === HEIGHT && img.channels === 3)).toBe(true);
+    expect(stats).toMatchObject({ cpuSteps: 0, readbacks: 0 });
+    // A result with more channels than the project stores is refused, as fitToInput refuses it.
+    const gray = images.map((img) => ({ ...img, channels: 1 as const, data: img.data.subarray(0, WIDTH * HEIGHT) }));
+    const toColour: PipelineSpec = { version: 1, steps: [{ transform: 'hsv-to-rgb' }] };
+    await expect(executePlansGpu(gpu(), gray, plansFor({ version: 1, steps: [] }, gray, 1), { fitTo: { ...shape, channels: 1 } })).resolves.toHaveLength(6);
+    await expect(executePlansGpu(gpu(), images, plansFor(toColour, images, 1), { fitTo: { ...shape, channels: 1 } })).rejects.toMatchObject({
+      name: 'InvalidInputError',
+    });
   });
 
   it('refuses images of different sizes and a plan count that does not match', async () => {

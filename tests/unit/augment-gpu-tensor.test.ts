@@ -1,7 +1,8 @@
 /**
- * gpuBatchToTensor (gpu/to-tensor.ts) on Dawn over SwiftShader with tfjs' WebGPU backend:
+ * The tensor bridge (gpu/to-tensor.ts) on Dawn over SwiftShader with tfjs' WebGPU backend:
  * augmented batches become float32 tensors equal, value for value, to the CPU path
- * (applyPlanCpu, then byte / 255 into a Float32Array); no tensor or GPU error is left
+ * (applyPlanCpu, then byte / 255 into a Float32Array), pieces land in their slots, and a
+ * tensor of pixels / 255 packs back into exactly its bytes; no tensor or GPU error is left
  * behind; another backend or another device is refused with GpuTensorUnavailableError.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,8 +10,8 @@ import { installDawnGpu } from './helpers/dawn';
 import { Rng } from '../../src/lib/data/rng';
 import { applyPlanCpu, planPipeline, type PipelineSpec, type PlannedStep } from '../../src/lib/augment/pipeline';
 import { TRANSFORMS } from '../../src/lib/augment/registry';
-import { executePlansGpuToBatch } from '../../src/lib/augment/gpu/execute';
-import { uploadImages } from '../../src/lib/augment/gpu/runner';
+import { executePlansGpuToPieces } from '../../src/lib/augment/gpu/execute';
+import { readImages, uploadImages } from '../../src/lib/augment/gpu/runner';
 import type { ImageU8 } from '../../src/lib/augment/types';
 
 const dawn = await installDawnGpu();
@@ -21,7 +22,7 @@ else console.info(`augment-gpu-tensor: Dawn adapter ${dawn.adapterName}`);
 // everything that imports tfjs is loaded after Dawn is installed.
 const { tf } = await import('../../src/lib/compute/register');
 const deviceModule = await import('../../src/lib/augment/gpu/device');
-const { gpuBatchToTensor, isTfjsWebGpuDevice, GpuTensorUnavailableError } = await import('../../src/lib/augment/gpu/to-tensor');
+const { gpuBatchToTensor, gpuPiecesToTensor, isTfjsWebGpuDevice, tensorToGpuBatch, GpuTensorUnavailableError } = await import('../../src/lib/augment/gpu/to-tensor');
 
 /** SwiftShader runs every shader on the CPU: compiling the warp and blur takes seconds. */
 const GPU_TEST_TIMEOUT_MS = 120_000;
@@ -86,13 +87,13 @@ describe.skipIf(!dawn.ok)('gpuBatchToTensor on Dawn', () => {
       const expected = cpuFloats(images.map((img, i) => applyPlanCpu(img, plans[i] as PlannedStep[], TRANSFORMS)));
 
       const tensorsBefore = tf.memory().numTensors;
-      const { batch } = await executePlansGpuToBatch(handle.device, images, plans);
-      let tensor: Awaited<ReturnType<typeof gpuBatchToTensor>>;
+      const run = await executePlansGpuToPieces(handle.device, images, plans);
+      let tensor: Awaited<ReturnType<typeof gpuPiecesToTensor>>;
       try {
-        tensor = await gpuBatchToTensor(handle.device, batch);
+        tensor = await gpuPiecesToTensor(handle.device, run.pieces, images[0] as ImageU8, count);
       } finally {
-        // The tensor owns a copy: the batch may go before the tensor is ever read.
-        batch.buffer.destroy();
+        // The tensor owns a copy: the pieces may go before the tensor is ever read.
+        run.release();
       }
       try {
         expect(tensor.shape).toEqual([count, height, width, channels]);
@@ -128,6 +129,56 @@ describe.skipIf(!dawn.ok)('gpuBatchToTensor on Dawn', () => {
     } finally {
       batch.buffer.destroy();
     }
+    expect(gpuErrors).toEqual([]);
+  }, GPU_TEST_TIMEOUT_MS);
+
+  it('puts each piece\'s images in their slots, and refuses pieces that do not tile the batch', async () => {
+    const { device } = await deviceModule.acquireGpuDevice();
+    const rng = new Rng(21);
+    const images = Array.from({ length: 5 }, () => randomImage(rng, 6, 4, 3));
+    // Two pieces, out of order: [3, 0] and [4, 1, 2].
+    const a = uploadImages(device, [images[3] as ImageU8, images[0] as ImageU8]);
+    const b = uploadImages(device, [images[4] as ImageU8, images[1] as ImageU8, images[2] as ImageU8]);
+    const shape = { width: 6, height: 4, channels: 3 as const };
+    const before = tf.memory().numTensors;
+    try {
+      const tensor = await gpuPiecesToTensor(device, [{ batch: a, slots: [3, 0] }, { batch: b, slots: [4, 1, 2] }], shape, 5);
+      expect(Array.from(await tensor.data())).toEqual(Array.from(cpuFloats(images)));
+      tensor.dispose();
+      await expect(gpuPiecesToTensor(device, [{ batch: a, slots: [3, 0] }], shape, 5)).rejects.toMatchObject({ name: 'InvalidInputError' });
+      await expect(gpuPiecesToTensor(device, [{ batch: a, slots: [0, 0] }], shape, 2)).rejects.toMatchObject({ name: 'InvalidInputError' });
+      await expect(gpuPiecesToTensor(device, [{ batch: a, slots: [1, 0] }], { ...shape, width: 5 }, 2)).rejects.toMatchObject({ name: 'InvalidInputError' });
+    } finally {
+      a.buffer.destroy();
+      b.buffer.destroy();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    expect(gpuErrors).toEqual([]);
+  }, GPU_TEST_TIMEOUT_MS);
+
+  it.each([
+    { channels: 1 as const, width: 28, height: 28, count: 4 },
+    { channels: 3 as const, width: 7, height: 5, count: 3 },
+  ])('packs a tensor of pixels / 255 ($count × $width×$height×$channels) back into exactly its bytes, on the GPU', async ({ channels, width, height, count }) => {
+    const { device } = await deviceModule.acquireGpuDevice();
+    // Every byte value appears, in random order, so each of the 256 levels is checked.
+    const rng = new Rng(width * 31 + channels);
+    const images = Array.from({ length: count }, () => randomImage(rng, width, height, channels));
+    images[0]?.data.set(Uint8Array.from({ length: Math.min(256, width * height * channels) }, (_, v) => v));
+    const before = tf.memory().numTensors;
+    const x = tf.tensor4d(cpuFloats(images), [count, height, width, channels]);
+    const batch = await tensorToGpuBatch(device, x as Parameters<typeof tensorToGpuBatch>[1]);
+    try {
+      // The tensor is left as it was, and nothing else is left behind.
+      expect(x.isDisposed).toBe(false);
+      expect(tf.memory().numTensors).toBe(before + 1);
+      expect(batch).toMatchObject({ count, shape: { width, height, channels } });
+      expect(await readImages(device, batch)).toEqual(images);
+    } finally {
+      batch.buffer.destroy();
+      x.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
     expect(gpuErrors).toEqual([]);
   }, GPU_TEST_TIMEOUT_MS);
 

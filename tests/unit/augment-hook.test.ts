@@ -50,6 +50,8 @@ function makeBatch(pixels: Uint8Array[], labels: number[], ids: number[], epoch:
   return {
     x: tf.tensor4d(values, [pixels.length, INPUT.height, INPUT.width, INPUT.channels]),
     labels: tf.tensor1d(labels, 'int32'),
+    pixels,
+    labelIndices: Int32Array.from(labels),
     ids: Uint32Array.from(ids),
     epoch,
     step,
@@ -80,7 +82,7 @@ async function runHook(
   step: number,
 ): Promise<{ x: Uint8Array[]; targets: Float32Array | null }> {
   const batch = makeBatch(pixels, labels, ids, epoch, step);
-  const result: HookResult = await augmentationHook(pipeline, { seed, numClasses: NUM_CLASSES, input: INPUT })(batch);
+  const result: HookResult = await augmentationHook(pipeline, { seed, numClasses: NUM_CLASSES, input: INPUT }).apply(batch);
   try {
     return {
       x: await bytesOf(result.x as tf.Tensor4D),
@@ -188,7 +190,7 @@ describe('augmentationHook', () => {
     for (const pipeline of [GEOMETRIC, MIXUP]) {
       const batch = makeBatch(PIX, LABELS, IDS, 0, 1);
       const before = tf.memory().numTensors;
-      const result = await augmentationHook(pipeline, { seed: 1, numClasses: NUM_CLASSES, input: INPUT })(batch);
+      const result = await augmentationHook(pipeline, { seed: 1, numClasses: NUM_CLASSES, input: INPUT }).apply(batch);
       // The hook made exactly the tensors it returned, and left the batch alone.
       expect(tf.memory().numTensors).toBe(before + (result.targets ? 2 : 1));
       expect(batch.x.isDisposed).toBe(false);
@@ -201,7 +203,7 @@ describe('augmentationHook', () => {
   it('refuses a batch of another shape', async () => {
     const batch = makeBatch(PIX, LABELS, IDS, 0, 0);
     const hook = augmentationHook(GEOMETRIC, { seed: 1, numClasses: NUM_CLASSES, input: { width: 8, height: 8, channels: 3 } });
-    await expect(hook(batch)).rejects.toMatchObject({ name: 'InvalidInputError' });
+    await expect(hook.apply(batch)).rejects.toMatchObject({ name: 'InvalidInputError' });
     tf.dispose([batch.x, batch.labels]);
   });
 });
@@ -243,7 +245,7 @@ describe('augmentationHook in trainModel', () => {
           schedule: { kind: 'constant' },
           seed: 4,
         },
-        hook: augmentationHook(MIXUP, { seed: 9, numClasses: NUM_CLASSES, input: INPUT }),
+        hook: augmentationHook(MIXUP, { seed: 9, numClasses: NUM_CLASSES, input: INPUT }).apply,
       });
       const weights = await Promise.all(model.model.getWeights().map(async (w) => (await w.data()) as Float32Array));
       model.dispose();

@@ -8,23 +8,32 @@
  * only, not of batch order or of how many samples came before, which is what trainModel
  * needs for two runs to end with identical weights. A mixing step's partner is another
  * image of the same batch, index drawn from `new Rng(thatSeed).fork('partner')`; the
- * partner enters as it was loaded (not augmented), with its one-hot label.
+ * partner enters as it was loaded (not augmented), with its one-hot label. So every plan
+ * is drawn from the batch's ids, epoch and step alone (and the image shape): no pixel
+ * value decides what is drawn.
  *
- * Execution is the CPU reference path (planPipeline + applyPlanCpu): it reads the batch
- * back from the backend, augments in JavaScript and uploads the result. Fusing the
- * pipeline into GPU dispatches on the tfjs WebGPU device, so batches never leave the GPU,
- * is a separate, later piece of work; this hook is its CPU fallback and reference.
+ * Two paths give the same bytes (exactly, wherever the GPU kernels are exact; within a
+ * transform's stated tolerance for bilateral):
+ * - GPU, when tfjs' backend is WebGPU: the batch's tensor, already on the device, is
+ *   packed into bytes there, the plans run as fused dispatches (gpu/execute.ts), results
+ *   are brought back to the project's input on the GPU, and the pieces become the new
+ *   input tensor, so a batch goes from upload to loss without returning to the CPU. Only a
+ *   step with no GPU kernel for its parameters (a nearest-neighbour warp) reads its images
+ *   back; the report counts those. Mixing partners are uploaded from the bytes the loop
+ *   already holds (`batch.pixels`), inside the mixing programs' parameters.
+ * - CPU, on every other backend: the plans run on the CPU kernels over `batch.pixels`, and
+ *   the result is uploaded as the new input.
  */
 import { tf } from '../compute/register';
 import { Rng } from '../data/rng';
 import type { InputSpec } from '../data/types';
 import { InvalidInputError } from '../jobs/errors';
 import type { BatchHook, HookBatch, HookResult } from '../train/train';
+import { acquireGpuDevice } from './gpu/device';
+import { executePlansGpuToPieces, type CpuFallback, type ExecuteStats } from './gpu/execute';
+import { gpuPiecesToTensor, tensorToGpuBatch } from './gpu/to-tensor';
 import { cutmixLabelWeight, mixLabels, mixupLabelWeight, oneHot, type CutmixParams, type MixupParams } from './mixing';
 import { applyPlanCpu, planPipeline, validatePipeline, type PipelineSpec, type PlannedStep, type TransformRegistry } from './pipeline';
-import { acquireGpuDevice } from './gpu/device';
-import { executePlansGpuToBatch } from './gpu/execute';
-import { gpuBatchToTensor } from './gpu/to-tensor';
 import { fitToInput } from './rebalance-augment';
 import { TRANSFORMS } from './registry';
 import type { ImageU8 } from './types';
@@ -35,14 +44,62 @@ export interface AugmentationHookOptions {
   numClasses: number;
   /** The project's input contract: the batch's image shape, and what outputs are brought back to. */
   input: Pick<InputSpec, 'width' | 'height' | 'channels'>;
+  /**
+   * 'auto' (the default): the GPU path on tfjs' WebGPU backend, the CPU path elsewhere.
+   * 'cpu': the CPU path on any backend (the reference a GPU run is compared with).
+   */
+  path?: 'auto' | 'cpu';
 }
 
-/** Bytes per value: the loop feeds pixels / 255, so value · 255 rounds back to the stored byte. */
-const U8_MAX = 255;
+export type AugmentationPath = 'gpu' | 'cpu';
+
+/** What the hook did over a run: the job's report and the run record's. */
+export interface AugmentationReport {
+  /** The path every step took; 'mixed' when a run resumed on another backend. */
+  path: AugmentationPath | 'mixed' | 'none';
+  /** Why the CPU path ran, when it did. */
+  cpuPathReason: string | null;
+  /** Training steps (batches) augmented on each path. */
+  gpuSteps: number;
+  cpuSteps: number;
+  /** GPU steps in which some image had a step run on its CPU kernel. */
+  stepsWithFallback: number;
+  /** Those image-steps, by transform and reason. */
+  fallbacks: CpuFallback[];
+  /** Mid-pipeline readbacks of GPU batches (each for a CPU step). */
+  readbacks: number;
+  /** GPU dispatches, summed over steps. */
+  dispatches: number;
+}
+
+/** One batch augmented: the new input, soft targets (when mixing), what was drawn, and how it ran. */
+export interface AugmentedBatch {
+  x: tf.Tensor4D;
+  targets: tf.Tensor2D | null;
+  plans: PlannedStep[][];
+  path: AugmentationPath;
+  /** The GPU executor's stats; null on the CPU path. */
+  stats: ExecuteStats | null;
+}
+
+export interface AugmentationHook {
+  /** The BatchHook to hand to trainModel. */
+  apply: BatchHook;
+  /** Augments one batch and says how (apply is this, reduced to what trainModel takes). */
+  augment(batch: HookBatch): Promise<AugmentedBatch>;
+  /** Everything done since the hook was made (plus `previous`, for a resumed run). */
+  report(): AugmentationReport;
+}
 
 /** The pipeline seed of sample `id` at (`epoch`, `step`): see the module comment. */
 export function hookSampleSeed(seed: number, epoch: number, step: number, id: number): number {
   return new Rng(seed).fork(`hook/${epoch}/${step}/${id}`).seed;
+}
+
+/** The batch position of sample i's mixing partner: see the module comment. */
+export function hookPartner(seed: number, i: number, n: number): number {
+  // Another image of the batch when there is one; alone in its batch, an image mixes with itself.
+  return n > 1 ? (i + 1 + new Rng(seed).fork('partner').int(n - 1)) % n : i;
 }
 
 /** The soft-label weight of the image a mixing step was applied to. */
@@ -60,14 +117,33 @@ function withPartner(spec: PipelineSpec, registry: TransformRegistry, partner: I
   };
 }
 
+function emptyReport(): AugmentationReport {
+  return { path: 'none', cpuPathReason: null, gpuSteps: 0, cpuSteps: 0, stepsWithFallback: 0, fallbacks: [], readbacks: 0, dispatches: 0 };
+}
+
+function addFallbacks(into: CpuFallback[], more: readonly CpuFallback[]): void {
+  for (const f of more) {
+    const known = into.find((k) => k.transform === f.transform && k.reason === f.reason);
+    if (known) known.steps += f.steps;
+    else into.push({ ...f });
+  }
+}
+
+/** Why this backend takes the CPU path; null for the one that takes the GPU path. */
+function cpuPathReason(backend: string, path: 'auto' | 'cpu'): string | null {
+  if (path === 'cpu') return 'the CPU path was asked for';
+  if (backend === 'webgpu') return null;
+  return `the ${backend} backend has no WebGPU device for the augmentation kernels; they run on the CPU`;
+}
+
 /**
- * A BatchHook applying `pipeline` to every training image. Returns a new `x`, and
- * `targets` (soft labels, rows summing to 1) when the pipeline has a mixing step; rows of
- * images no mixing step fired on are one-hot. Ownership as train.ts's BatchHook says: it
- * only reads `batch.x` and `batch.labels`, and creates exactly the tensors it returns,
- * which the loop then owns.
+ * An augmentation hook applying `pipeline` to every training image. Its `apply` returns a
+ * new `x`, and `targets` (soft labels, rows summing to 1) when the pipeline has a mixing
+ * step; rows of images no mixing step fired on are one-hot. Ownership as train.ts's
+ * BatchHook says: it only reads the batch, and creates exactly the tensors it returns,
+ * which the loop then owns. `previous` carries a resumed run's report forward.
  */
-export function augmentationHook(pipeline: PipelineSpec, opts: AugmentationHookOptions): BatchHook {
+export function augmentationHook(pipeline: PipelineSpec, opts: AugmentationHookOptions, previous?: AugmentationReport): AugmentationHook {
   const registry = TRANSFORMS;
   const spec = validatePipeline(pipeline, registry);
   if (!Number.isInteger(opts.seed)) throw new InvalidInputError(`The augmentation seed must be an integer, got ${opts.seed}.`);
@@ -75,82 +151,109 @@ export function augmentationHook(pipeline: PipelineSpec, opts: AugmentationHookO
     throw new InvalidInputError(`numClasses must be a whole number ≥ 1, got ${opts.numClasses}.`);
   }
   const mixing = spec.steps.some((s) => registry.get(s.transform)?.kind === 'mixing');
-  const { width, height, channels } = opts.input;
-  const perImage = width * height * channels;
+  const input = { width: opts.input.width, height: opts.input.height, channels: opts.input.channels };
+  const perImage = input.width * input.height * input.channels;
+  const pathChoice = opts.path ?? 'auto';
+  const report: AugmentationReport = previous ? { ...previous, fallbacks: previous.fallbacks.map((f) => ({ ...f })) } : emptyReport();
 
-  return async (batch: HookBatch): Promise<HookResult> => {
-    const [n, h, w, c] = batch.x.shape;
-    if (h !== height || w !== width || c !== channels) {
-      throw new InvalidInputError(`The batch is ${w}×${h}×${c} but the hook was made for ${width}×${height}×${channels}: build it with the project's input.`);
-    }
-    const [xs, labels] = await Promise.all([batch.x.data(), batch.labels.data()]);
-    const images: ImageU8[] = [];
-    for (let i = 0; i < n; i++) {
-      const data = new Uint8Array(perImage);
-      const offset = i * perImage;
-      for (let j = 0; j < perImage; j++) data[j] = Math.round((xs[offset + j] as number) * U8_MAX);
-      images.push({ width, height, channels, data });
-    }
-
-    const out = new Float32Array(n * perImage);
+  /** Every plan of the batch and, with mixing, the soft targets: drawn from ids, epoch and step. */
+  function plan(batch: HookBatch): { plans: PlannedStep[][]; targets: Float32Array | null } {
+    const n = batch.ids.length;
     const targets = mixing ? new Float32Array(n * opts.numClasses) : null;
     const plans: PlannedStep[][] = [];
     for (let i = 0; i < n; i++) {
-      const image = images[i] as ImageU8;
       const seed = hookSampleSeed(opts.seed, batch.epoch, batch.step, batch.ids[i] as number);
-      let partner = i;
-      let sampleSpec = spec;
-      if (mixing) {
-        // Another image of the batch when there is one; alone in its batch, an image mixes with itself.
-        if (n > 1) partner = (i + 1 + new Rng(seed).fork('partner').int(n - 1)) % n;
-        sampleSpec = withPartner(spec, registry, images[partner] as ImageU8);
-      }
-      const plan = planPipeline(sampleSpec, registry, seed, image);
-      plans.push(plan);
-
+      const partner = mixing ? hookPartner(seed, i, n) : i;
+      const sampleSpec = mixing ? withPartner(spec, registry, { ...input, data: batch.pixels[partner] as Uint8Array }) : spec;
+      const steps = planPipeline(sampleSpec, registry, seed, input);
+      plans.push(steps);
       if (targets) {
-        let soft = oneHot(labels[i] as number, opts.numClasses);
-        const partnerLabel = oneHot(labels[partner] as number, opts.numClasses);
-        for (const step of plan) {
+        let soft = oneHot(batch.labelIndices[i] as number, opts.numClasses);
+        const partnerLabel = oneHot(batch.labelIndices[partner] as number, opts.numClasses);
+        for (const step of steps) {
           if (registry.get(step.transform)?.kind !== 'mixing') continue;
-          soft = mixLabels(soft, partnerLabel, mixWeight(step.transform, step.params, image));
+          soft = mixLabels(soft, partnerLabel, mixWeight(step.transform, step.params, input));
         }
         targets.set(soft, i * opts.numClasses);
       }
     }
-    // On tfjs' WebGPU backend the plans run as fused GPU dispatches on its device and the
-    // batch becomes the tensor there; a size-changing pipeline, or any other backend, takes the CPU path.
-    let x: tf.Tensor4D | null = null;
-    if (tf.getBackend() === 'webgpu') {
-      const { device } = await acquireGpuDevice();
-      // Plans whose outputs differ in size cannot form one GPU batch (InvalidInputError):
-      // the CPU path brings each image back to the input with fitToInput.
-      const gpuBatch = await executePlansGpuToBatch(device, images, plans, { registry }).then(
-        (r) => r.batch,
-        (err: unknown) => {
-          if ((err as { name?: unknown }).name === 'InvalidInputError') return null;
-          throw err;
-        },
-      );
-      if (gpuBatch) {
-        try {
-          const s = gpuBatch.shape;
-          if (s.width === width && s.height === height && s.channels === channels) x = await gpuBatchToTensor(device, gpuBatch);
-        } finally {
-          gpuBatch.buffer.destroy();
-        }
+    return { plans, targets };
+  }
+
+  async function runGpu(batch: HookBatch, plans: PlannedStep[][]): Promise<{ x: tf.Tensor4D; stats: ExecuteStats }> {
+    const { device } = await acquireGpuDevice();
+    const source = await tensorToGpuBatch(device, batch.x);
+    try {
+      const run = await executePlansGpuToPieces(device, source, plans, { registry, fitTo: input });
+      try {
+        return { x: await gpuPiecesToTensor(device, run.pieces, input, plans.length), stats: run.stats };
+      } finally {
+        run.release();
       }
+    } finally {
+      source.buffer.destroy();
     }
-    if (!x) {
-      plans.forEach((plan, i) => {
-        const augmented = fitToInput(applyPlanCpu(images[i] as ImageU8, plan, registry), opts.input);
-        const offset = i * perImage;
-        for (let j = 0; j < perImage; j++) out[offset + j] = (augmented.data[j] as number) / U8_MAX;
-      });
-      x = tf.tensor4d(out, [n, height, width, channels]);
+  }
+
+  function runCpu(batch: HookBatch, plans: PlannedStep[][]): tf.Tensor4D {
+    const n = plans.length;
+    const out = new Float32Array(n * perImage);
+    plans.forEach((steps, i) => {
+      const image: ImageU8 = { ...input, data: batch.pixels[i] as Uint8Array };
+      const augmented = fitToInput(applyPlanCpu(image, steps, registry), input);
+      const offset = i * perImage;
+      // byte / 255 into float32, as the loop's pixelsToInput makes its input.
+      for (let j = 0; j < perImage; j++) out[offset + j] = (augmented.data[j] as number) / 255;
+    });
+    return tf.tensor4d(out, [n, input.height, input.width, input.channels]);
+  }
+
+  function note(path: AugmentationPath, reason: string | null, stats: ExecuteStats | null): void {
+    report.path = report.path === 'none' || report.path === path ? path : 'mixed';
+    if (path === 'cpu') {
+      report.cpuSteps++;
+      report.cpuPathReason = reason;
+      return;
     }
-    const result: HookResult = { x };
-    if (targets) result.targets = tf.tensor2d(targets, [n, opts.numClasses]);
-    return result;
+    report.gpuSteps++;
+    if (!stats) return;
+    report.dispatches += stats.dispatches;
+    report.readbacks += stats.readbacks;
+    if (stats.cpuSteps > 0) report.stepsWithFallback++;
+    addFallbacks(report.fallbacks, stats.cpuFallbacks);
+  }
+
+  async function augment(batch: HookBatch): Promise<AugmentedBatch> {
+    const [n, h, w, c] = batch.x.shape;
+    if (h !== input.height || w !== input.width || c !== input.channels) {
+      throw new InvalidInputError(`The batch is ${w}×${h}×${c} but the hook was made for ${input.width}×${input.height}×${input.channels}: build it with the project's input.`);
+    }
+    if (batch.ids.length !== n || batch.pixels.length !== n || batch.labelIndices.length !== n) {
+      throw new InvalidInputError(`The batch has ${n} images but ${batch.ids.length} ids, ${batch.pixels.length} pixel arrays and ${batch.labelIndices.length} labels: give one of each per image.`);
+    }
+    const { plans, targets } = plan(batch);
+    const reason = cpuPathReason(tf.getBackend(), pathChoice);
+    let x: tf.Tensor4D;
+    let stats: ExecuteStats | null = null;
+    let path: AugmentationPath;
+    if (reason === null) {
+      ({ x, stats } = await runGpu(batch, plans));
+      path = 'gpu';
+    } else {
+      x = runCpu(batch, plans);
+      path = 'cpu';
+    }
+    note(path, reason, stats);
+    const soft = targets ? tf.tensor2d(targets, [n, opts.numClasses]) : null;
+    return { x, targets: soft, plans, path, stats };
+  }
+
+  return {
+    augment,
+    apply: async (batch: HookBatch): Promise<HookResult> => {
+      const { x, targets } = await augment(batch);
+      return targets ? { x, targets } : { x };
+    },
+    report: () => ({ ...report, fallbacks: report.fallbacks.map((f) => ({ ...f })) }),
   };
 }

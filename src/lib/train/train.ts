@@ -17,7 +17,7 @@ import type { RunRecord } from '../data/types';
 import type { HearthDb } from '../storage/schema';
 import { runTx } from '../storage/tx';
 import { getVersion } from '../storage/versions';
-import { batchCount, labeledIndices, streamBatches } from './batches';
+import { batchCount, labeledIndices, streamBatches, type Batch } from './batches';
 import { deleteCheckpoints, loadCheckpoint, restoreWeights, saveCheckpoint, saveModel, type CheckpointId } from './checkpoint';
 import { predictIndices } from './evaluate';
 import { pixelsToInput, type HearthModel } from './models';
@@ -64,10 +64,13 @@ export interface EpochMetrics {
 
 /** What the hook sees of one training step. */
 export interface HookBatch {
-  /** NHWC float32 in [0, 1]. */
+  /** NHWC float32 in [0, 1]: `pixels` / 255, on the backend. */
   x: tf.Tensor4D;
   /** int32 class indices. */
   labels: tf.Tensor1D;
+  /** The same batch as the loop read it: HWC uint8 per sample, and the class indices. */
+  pixels: readonly Uint8Array[];
+  labelIndices: Int32Array;
   ids: Uint32Array;
   epoch: number;
   step: number;
@@ -90,6 +93,19 @@ export interface HookResult {
  */
 export type BatchHook = (batch: HookBatch) => HookResult | Promise<HookResult>;
 
+/**
+ * What a hook adds to the run's record. `config` is stored in the run's config under
+ * `key` (so a resume with another hook configuration is refused, like any other config
+ * change), `report()` in its result under `key` at every checkpoint and at the end, and
+ * `describe()` is appended to the job's progress messages.
+ */
+export interface HookRecord {
+  key: string;
+  config: unknown;
+  report(): unknown;
+  describe(): string;
+}
+
 export interface TrainOptions {
   projectId: string;
   versionId: number;
@@ -97,6 +113,8 @@ export interface TrainOptions {
   model: HearthModel;
   config: TrainConfig;
   hook?: BatchHook;
+  /** What `hook` records with the run; see HookRecord. */
+  hookRecord?: HookRecord;
   onProgress?: ProgressFn;
   onMetrics?: (m: EpochMetrics | StepMetrics) => void;
   cancel?: CancelToken;
@@ -174,7 +192,14 @@ export async function trainModel(db: HearthDb, opts: TrainOptions): Promise<Trai
   const stepsPerEpoch = batchCount(trainIndices.length, config.batchSize);
   const totalSteps = stepsPerEpoch * config.epochs;
   const backend = tf.getBackend();
-  const runConfig = { train: config, model: model.spec };
+  const hookRecord = opts.hookRecord;
+  const runConfig: Record<string, unknown> = { train: config, model: model.spec };
+  if (hookRecord) runConfig[hookRecord.key] = hookRecord.config;
+  /** The run's result with the hook's report folded in. */
+  const withReport = (result: Record<string, unknown> | null): Record<string, unknown> | null =>
+    hookRecord ? { ...result, [hookRecord.key]: hookRecord.report() } : result;
+  /** A progress message with the hook's line, when there is a hook. */
+  const say = (message: string): string => (hookRecord ? `${message} · ${hookRecord.describe()}` : message);
 
   const variables = model.model.trainableWeights.map((w) => w.read() as tf.Variable);
   const optimizer = new Optimizer(config.optimizer, config.weightDecay, variables);
@@ -238,7 +263,7 @@ export async function trainModel(db: HearthDb, opts: TrainOptions): Promise<Trai
           cancel.throwIfCancelled();
           lr = learningRateAt(config.optimizer.lr, config.schedule, { step, stepsPerEpoch, epochs: config.epochs });
           const n = batch.ids.length;
-          const { loss, correct } = await trainStep(model, optimizer, batch.pixels, batch.labels, batch.ids, epoch, step, lr, opts.hook);
+          const { loss, correct } = await trainStep(model, optimizer, batch, epoch, step, lr, opts.hook);
           const nextLoss = tf.tidy((): tf.Scalar => lossSum.add(loss.mul(n)));
           const nextCorrect = tf.tidy((): tf.Scalar => correctSum.add(correct));
           tf.dispose([lossSum, correctSum]);
@@ -253,7 +278,7 @@ export async function trainModel(db: HearthDb, opts: TrainOptions): Promise<Trai
           }
           tf.dispose([loss, correct]);
           step++;
-          progress.report(step, totalSteps, `Epoch ${epoch + 1} of ${config.epochs}`);
+          progress.report(step, totalSteps, say(`Epoch ${epoch + 1} of ${config.epochs}`));
         }
         const [lossTotal, correctTotal] = await Promise.all([lossSum.data(), correctSum.data()]);
         let valLoss: number | null = null;
@@ -286,8 +311,10 @@ export async function trainModel(db: HearthDb, opts: TrainOptions): Promise<Trai
           seed: config.seed,
           history,
         });
+        // The record follows the checkpoints, so a reload shows what the hook did so far.
+        if (hookRecord) await putRun(db, { ...run, result: withReport(run.result) });
         opts.onMetrics?.(metrics);
-        progress.report(step, totalSteps, `Epoch ${epoch + 1} of ${config.epochs} done`, true);
+        progress.report(step, totalSteps, say(`Epoch ${epoch + 1} of ${config.epochs} done`), true);
       } finally {
         tf.dispose([lossSum, correctSum]);
       }
@@ -306,7 +333,7 @@ export async function trainModel(db: HearthDb, opts: TrainOptions): Promise<Trai
       ...run,
       status: 'done',
       finishedAt: Date.now(),
-      result: { ...run.result, modelId, history, final: last ?? null, steps: totalSteps },
+      result: withReport({ ...run.result, modelId, history, final: last ?? null, steps: totalSteps }),
     });
     return { runId: run.id, modelId, history, backend, steps: totalSteps };
   } catch (err) {
@@ -316,7 +343,7 @@ export async function trainModel(db: HearthDb, opts: TrainOptions): Promise<Trai
       ...run,
       status,
       finishedAt: Date.now(),
-      result: { ...run.result, history, error: status === 'failed' ? describeError(err) : null },
+      result: withReport({ ...run.result, history, error: status === 'failed' ? describeError(err) : null }),
     }).catch(() => undefined);
     throw err;
   } finally {
@@ -331,19 +358,17 @@ export async function trainModel(db: HearthDb, opts: TrainOptions): Promise<Trai
 async function trainStep(
   model: HearthModel,
   optimizer: Optimizer,
-  pixels: Uint8Array[],
-  labelValues: Int32Array,
-  ids: Uint32Array,
+  batch: Batch,
   epoch: number,
   step: number,
   lr: number,
   hook: BatchHook | undefined,
 ): Promise<{ loss: tf.Scalar; correct: tf.Scalar }> {
-  const x = pixelsToInput(pixels, model.spec.input);
-  const labels = tf.tensor1d(labelValues, 'int32');
+  const x = pixelsToInput(batch.pixels, model.spec.input);
+  const labels = tf.tensor1d(batch.labels, 'int32');
   let hooked: HookResult = {};
   try {
-    if (hook) hooked = await hook({ x, labels, ids, epoch, step });
+    if (hook) hooked = await hook({ x, labels, pixels: batch.pixels, labelIndices: batch.labels, ids: batch.ids, epoch, step });
     const input = hooked.x ?? x;
     const variables = model.model.trainableWeights.map((w) => w.read() as tf.Variable);
     const kept: { correct?: tf.Scalar } = {};

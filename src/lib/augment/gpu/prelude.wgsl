@@ -1,9 +1,11 @@
 // Shared by every augmentation program: the runner prepends this to the program's WGSL,
 // which supplies `fn outputValue(image: u32, y: u32, x: u32, c: u32) -> u32`.
 //
-// Images are HWC uint8, a batch of `count` images back to back, packed four values to a
-// u32 little-end first (byte i of the batch is bits 8*(i%4) .. of word i/4). Each
-// invocation writes one whole output word, so no two invocations touch the same word.
+// Images are HWC uint8, a batch of images back to back, packed four values to a u32
+// little-end first (byte i of the batch is bits 8*(i%4) .. of word i/4). Each invocation
+// writes one whole output word, so no two invocations touch the same word. `count` is the
+// number of output images; an input image is read by the index passed to inputValue, which
+// is the output image's own for every program but a gather (programs/gather.wgsl).
 
 struct Shape {
   inWidth: u32,

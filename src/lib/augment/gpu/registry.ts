@@ -53,6 +53,8 @@ export interface GpuTransform {
    * interpolation): the caller runs that step on the CPU path. Absent means all params.
    */
   supports?(params: unknown, input: ImageShape): boolean;
+  /** Why `supports` says no, in words for a job's report of the steps that ran on the CPU. */
+  unsupportedReason?: string;
 }
 
 /** Two GPU kernels claim one transform: a wiring bug caught when the module loads. */
@@ -82,6 +84,7 @@ export function defineGpuTransform<C, G>(
   program: GpuProgram<G>,
   programParams: (params: C, input: ImageShape) => G,
   supports?: (params: C, input: ImageShape) => boolean,
+  unsupportedReason?: string,
 ): GpuTransform {
   const gpu: GpuTransform = {
     transform: transform.name,
@@ -95,6 +98,7 @@ export function defineGpuTransform<C, G>(
     },
   };
   if (supports) gpu.supports = (params, input) => supports(params as C, input);
+  if (unsupportedReason) gpu.unsupportedReason = unsupportedReason;
   return gpu;
 }
 
@@ -106,6 +110,7 @@ const toFlip = (p: FlipParams): FlipProgramParams => ({ horizontal: p.mode !== '
 
 /** warp-affine is bilinear only; nearest-neighbour warps stay on the CPU. */
 const bilinearOnly = (p: WarpOptions): boolean => p.interpolation === 'bilinear';
+const NEAREST_ON_CPU = 'nearest-neighbour interpolation has no GPU kernel (the warp program is bilinear)';
 
 /**
  * The CPU warps take a forward matrix and keep the input size (warpAffineU8); the program
@@ -131,11 +136,11 @@ export const GPU_TRANSFORMS_CORE: readonly GpuTransform[] = [
   defineGpuTransform(flipTransform, flipProgram, toFlip),
   defineGpuTransform(brightnessTransform, brightnessContrastProgram, toLinear),
   defineGpuTransform(contrastTransform, brightnessContrastProgram, toLinear),
-  defineGpuTransform(rotateTransform, warpAffineProgram, rotateWarp, bilinearOnly),
-  defineGpuTransform(translateTransform, warpAffineProgram, translateWarp, bilinearOnly),
-  defineGpuTransform(shearTransform, warpAffineProgram, shearWarp, bilinearOnly),
-  defineGpuTransform(scaleTransform, warpAffineProgram, scaleWarp, bilinearOnly),
-  defineGpuTransform(affineTransform, warpAffineProgram, affineWarp, bilinearOnly),
+  defineGpuTransform(rotateTransform, warpAffineProgram, rotateWarp, bilinearOnly, NEAREST_ON_CPU),
+  defineGpuTransform(translateTransform, warpAffineProgram, translateWarp, bilinearOnly, NEAREST_ON_CPU),
+  defineGpuTransform(shearTransform, warpAffineProgram, shearWarp, bilinearOnly, NEAREST_ON_CPU),
+  defineGpuTransform(scaleTransform, warpAffineProgram, scaleWarp, bilinearOnly, NEAREST_ON_CPU),
+  defineGpuTransform(affineTransform, warpAffineProgram, affineWarp, bilinearOnly, NEAREST_ON_CPU),
 ];
 
 /**

@@ -182,8 +182,25 @@ export async function dispatchProgram<P>(
   if (perImageParams.length !== input.count) {
     throw new InvalidInputError(`${program.label}: ${perImageParams.length} parameter sets for ${input.count} images; pass one, or one per image.`);
   }
-  const outShape = program.outputShape(input.shape, perImageParams[0] as P);
-  const words = perImageParams.map((p, i) => {
+  return dispatchPerOutputImage(device, program, input, perImageParams);
+}
+
+/**
+ * The general form of `dispatchProgram`: one output image per entry of `params`, however
+ * many images `input` holds. Output image k is `program.outputValue(k, …)` with params[k],
+ * and may read any input image: what a gather (programs/gather.ts) needs to pick a subset
+ * of a batch on the GPU instead of reading it back to split it.
+ */
+export async function dispatchPerOutputImage<P>(
+  device: GPUDevice,
+  program: GpuProgram<P>,
+  input: GpuImageBatch,
+  params: readonly P[],
+): Promise<GpuImageBatch> {
+  const count = params.length;
+  if (count === 0) throw new InvalidInputError(`${program.label}: no output images asked for; pass at least one parameter set.`);
+  const outShape = program.outputShape(input.shape, params[0] as P);
+  const words = params.map((p, i) => {
     if (!sameShape(program.outputShape(input.shape, p), outShape)) {
       throw new InvalidInputError(`${program.label}: image ${i} would come out a different size from image 0; a batch has one output size.`);
     }
@@ -194,7 +211,7 @@ export async function dispatchProgram<P>(
     throw new InvalidInputError(`${program.label}: images gave different parameter lengths; a batch needs one layout.`);
   }
 
-  const outBytes = wordAlignedBytes(valuesPerImage(outShape) * input.count);
+  const outBytes = wordAlignedBytes(valuesPerImage(outShape) * count);
   checkFits(device, outBytes, 'The output batch');
   const outWords = outBytes / BYTES_PER_WORD;
   const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
@@ -205,13 +222,15 @@ export async function dispatchProgram<P>(
 
   const pipeline = await pipelineFor(device, program);
 
+  // prelude.wgsl's `count` is the number of OUTPUT images; inputValue indexes the input by
+  // the image number it is given, so a gather may read any of input.count images.
   const shapeWords = new Uint32Array(SHAPE_WORDS);
   shapeWords.set([
-    input.shape.width, input.shape.height, input.shape.channels, input.count,
+    input.shape.width, input.shape.height, input.shape.channels, count,
     outShape.width, outShape.height, outShape.channels, wordsPerImage,
     threadsPerRow, outWords,
   ]);
-  const paramsAll = new Uint32Array(Math.max(1, wordsPerImage * input.count));
+  const paramsAll = new Uint32Array(Math.max(1, wordsPerImage * count));
   words.forEach((w, i) => paramsAll.set(w, i * wordsPerImage));
   checkFits(device, paramsAll.byteLength, 'The parameters');
 
@@ -253,7 +272,7 @@ export async function dispatchProgram<P>(
     output.destroy();
     throw new GpuProgramError(`${program.label}: the GPU rejected the dispatch: ${error.message}`);
   }
-  return { buffer: output, shape: outShape, count: input.count };
+  return { buffer: output, shape: outShape, count };
 }
 
 /** Reads a batch back to the CPU as separate images; `batch.buffer` is left for the caller. */

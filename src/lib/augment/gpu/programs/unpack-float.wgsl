@@ -1,5 +1,8 @@
 // Unpacks a batch of HWC uint8 images (four values to a u32, little end first, as
-// prelude.wgsl packs them) into float32 values in [0, 1] for a tfjs tensor.
+// prelude.wgsl packs them) into float32 values in [0, 1] for a tfjs tensor, each image
+// into its slot of the output: image k of this batch becomes output image slots[k]. A
+// training batch split into pieces on the GPU is put back in order this way, one
+// dispatch per piece, each writing its own images' floats.
 //
 // value / 255 is read from a 256-entry table made on the CPU with Math.fround(v / 255):
 // WGSL's f32 division is accurate only to 2.5 ulp, and the CPU training path stores the
@@ -10,13 +13,14 @@ struct Shape {
   totalValues: u32,
   totalWords: u32,
   threadsPerRow: u32,
-  pad0: u32,
+  perImage: u32,
 }
 
 @group(0) @binding(0) var<uniform> shape: Shape;
 @group(0) @binding(1) var<storage, read> inputWords: array<u32>;
 @group(0) @binding(2) var<storage, read> byteToFloat: array<f32, 256>;
-@group(0) @binding(3) var<storage, read_write> outputValues: array<f32>;
+@group(0) @binding(3) var<storage, read> slots: array<u32>;
+@group(0) @binding(4) var<storage, read_write> outputValues: array<f32>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -28,7 +32,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var k = 0u; k < 4u; k++) {
     let i = word * 4u + k;
     if (i < shape.totalValues) {
-      outputValues[i] = byteToFloat[(packed >> (k * 8u)) & 0xffu];
+      let image = i / shape.perImage;
+      let rest = i - image * shape.perImage;
+      outputValues[slots[image] * shape.perImage + rest] = byteToFloat[(packed >> (k * 8u)) & 0xffu];
     }
   }
 }
