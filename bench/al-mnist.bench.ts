@@ -63,7 +63,7 @@ import {
   type OracleData,
   type OracleRound,
   type RetrainConfig,
-} from '../src/lib/select/oracle-loop.ts';
+} from '../tests/helpers/oracle-loop.ts';
 import type { ModelSpec } from '../src/lib/train/models.ts';
 import { emit, ratio, round, runBench } from './harness.ts';
 import { readMnistFiles } from '../tests/helpers/mnist.ts';

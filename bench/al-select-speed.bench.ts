@@ -16,7 +16,7 @@ import { useBackend } from '../src/lib/compute/backends.ts';
 import { tf } from '../src/lib/compute/register.ts';
 import { Rng } from '../src/lib/data/rng.ts';
 import { buildSampleDataset, DIGIT_CLASSES, parseMnistFiles } from '../src/lib/data/samples/catalog.ts';
-import { firstPerClass, imageSetsBySplit, inMemory, retrainWarm, seededSample, type RetrainConfig } from '../src/lib/select/oracle-loop.ts';
+import { firstPerClass, imageSetsBySplit, inMemory, retrainWarm, seededSample, type RetrainConfig } from '../tests/helpers/oracle-loop.ts';
 import { selectBatch } from '../src/lib/select/select.ts';
 import type { SelectRequest, SelectResult } from '../src/lib/select/types.ts';
 import { buildModel } from '../src/lib/train/models.ts';

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unzipSync } from 'fflate';
 import * as ort from 'onnxruntime-web';
-import { compareWithReference, nhwcInt8ToNchwFloat } from '../../src/lib/export/onnx-check';
+import { compareWithReference, nhwcInt8ToNchwFloat } from '../helpers/onnx-check';
 import { expect, test } from './fixtures';
 import { importFolderProject, makeMnistFolder } from './mnist-folder';
 import { agreement, openTfliteRuntime, runTflite } from './tflite-runtime';

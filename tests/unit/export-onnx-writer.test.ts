@@ -14,7 +14,7 @@ import * as ort from 'onnxruntime-web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/lib/data/rng';
 import { runInt8 } from '../../src/lib/export/int8-interpreter';
-import { compareWithReference, nhwcInt8ToNchwFloat } from '../../src/lib/export/onnx-check';
+import { compareWithReference, nhwcInt8ToNchwFloat } from '../helpers/onnx-check';
 import { ONNX_IR_VERSION, ONNX_OPSET_VERSION, writeOnnx } from '../../src/lib/export/onnx-writer';
 import type { QGraph, QTensor } from '../../src/lib/export/qgraph';
 import { INPUT_SCALE, INPUT_ZERO_POINT } from '../../src/lib/export/qgraph';

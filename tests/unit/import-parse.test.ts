@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseCsv, parseLabelCsv } from '../../src/lib/data/import/csv';
-import { matchLabelRows } from '../../src/lib/data/import/match';
+import { matchCsvRow } from '../../src/lib/data/import/import-job';
 import { classifyPaths, type DroppedEntry } from '../../src/lib/data/import/paths';
 import { rgbaToInput } from '../../src/lib/data/import/pixels';
 import { MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE_PX, sniffImage, type ImageFormat } from '../../src/lib/data/import/sniff';
-import type { InputSpec } from '../../src/lib/data/types';
+import type { InputSpec, SampleMeta } from '../../src/lib/data/types';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/import');
 const read = (rel: string): Uint8Array => new Uint8Array(readFileSync(join(FIXTURES, rel)));
@@ -440,10 +440,19 @@ describe('rgbaToInput', () => {
   });
 });
 
-describe('matchLabelRows', () => {
-  const images = (keys: string[]): { key: string; fileName: string }[] =>
-    keys.map((key) => ({ key, fileName: key.slice(key.lastIndexOf('/') + 1) }));
-  const goodImages = images([
+describe('matchCsvRow', () => {
+  const metas = (keys: string[]): SampleMeta[] =>
+    keys.map((key) => ({
+      projectId: 'p',
+      key,
+      fileName: key.slice(key.lastIndexOf('/') + 1),
+      label: null,
+      split: 'unassigned',
+      attributes: {},
+      provenance: { kind: 'real' },
+      createdAt: 0,
+    }));
+  const goodSamples = metas([
     'train/cat/001.png',
     'train/cat/002.jpg',
     'train/cat/café-猫.png',
@@ -452,37 +461,44 @@ describe('matchLabelRows', () => {
     'train/bird/001.gif',
     'unlabeled.png',
   ]);
+  const byKey = new Map(goodSamples.map((m) => [m.key, m]));
+  const byFileName = new Map<string, SampleMeta[]>();
+  for (const m of goodSamples) byFileName.set(m.fileName, [...(byFileName.get(m.fileName) ?? []), m]);
+  /** Each parsed row of the CSV with its match: the sample it names, or the error saying why none. */
+  const matchAll = (text: string, csvKey: string) =>
+    parseLabelCsv(text, csvKey).rows.map((row) => ({ row, match: matchCsvRow(csvKey, row, byKey, byFileName) }));
+  const keyOf = (m: ReturnType<typeof matchCsvRow>): string | undefined => ('sample' in m ? m.sample.key : undefined);
 
-  it('matches every row of the good labels.csv to one image', () => {
-    const csv = parseLabelCsv(readText('good/labels.csv'), 'labels.csv');
-    const match = matchLabelRows(csv.rows, 'labels.csv', goodImages);
-    expect(match.errors).toEqual([]);
-    expect([...match.rows.keys()].sort()).toEqual(goodImages.map((i) => i.key).sort());
-    expect(match.rows.get('train/cat/002.jpg')?.attributes).toEqual({ color: 'black', size: 'medium' });
+  it('matches every row of the good labels.csv to one sample', () => {
+    const matched = matchAll(readText('good/labels.csv'), 'labels.csv');
+    expect(matched.flatMap(({ match }) => ('error' in match ? [match.error] : []))).toEqual([]);
+    expect(matched.map(({ match }) => keyOf(match)).sort()).toEqual(goodSamples.map((m) => m.key).sort());
+    const black = matched.find(({ match }) => keyOf(match) === 'train/cat/002.jpg');
+    expect(black?.row.attributes).toEqual({ color: 'black', size: 'medium' });
   });
 
-  it('reports rows naming files that are not in the drop', () => {
-    const csv = parseLabelCsv(readText('bad/missing-files.csv'), 'missing-files.csv');
-    const match = matchLabelRows(csv.rows, 'missing-files.csv', goodImages);
-    expect(match.rows.size).toBe(0);
-    expect(match.errors.map((e) => [e.key, e.name])).toEqual([
-      ['missing-files.csv:2', 'CsvRowError'],
-      ['missing-files.csv:3', 'CsvRowError'],
-      ['missing-files.csv:4', 'CsvRowError'],
+  it('reports rows naming files that are not in the project', () => {
+    const matches = matchAll(readText('bad/missing-files.csv'), 'missing-files.csv').map(({ match }) => match);
+    expect(matches).toMatchObject([
+      { error: { key: 'missing-files.csv:2', name: 'CsvRowError' } },
+      { error: { key: 'missing-files.csv:3', name: 'CsvRowError' } },
+      { error: { key: 'missing-files.csv:4', name: 'CsvRowError' } },
     ]);
-    expect(match.errors[1]?.message).toContain('"train/dog/ghost-2.png", which is not in the dropped folder');
+    expect(matches[1]).toMatchObject({
+      error: { message: expect.stringContaining('"train/dog/ghost-2.png" names a file that is not in this project') },
+    });
   });
 
-  it('refuses a bare name shared by two images, and a second row for one image', () => {
-    const csv = parseLabelCsv('filename,label\n001.png,cat\n002.bmp,dog\ntrain/dog/002.bmp,dog\n', 'l.csv');
-    const match = matchLabelRows(csv.rows, 'l.csv', goodImages);
-    expect([...match.rows.keys()]).toEqual(['train/dog/002.bmp']);
-    expect(match.errors.map((e) => e.key)).toEqual(['l.csv:2', 'l.csv:4']);
-    expect(match.errors[0]?.message).toContain('matches 2 files');
+  it('refuses a bare name shared by two samples', () => {
+    const [shared, unique] = matchAll('filename,label\n001.png,cat\n002.bmp,dog\n', 'l.csv').map(({ match }) => match);
+    expect(shared).toMatchObject({
+      error: { key: 'l.csv:2', name: 'CsvRowError', message: expect.stringContaining('matches 2 files') },
+    });
+    expect(unique).toMatchObject({ sample: { key: 'train/dog/002.bmp' } });
   });
 
-  it('reads paths in a CSV inside a subfolder relative to that folder first', () => {
-    const csv = parseLabelCsv('filename,label\ncat/001.png,cat\n', 'train/labels.csv');
-    expect([...matchLabelRows(csv.rows, 'train/labels.csv', goodImages).rows.keys()]).toEqual(['train/cat/001.png']);
+  it('reads paths in a CSV inside a subfolder relative to that folder', () => {
+    const matched = matchAll('filename,label\ncat/001.png,cat\n', 'train/labels.csv');
+    expect(matched.map(({ match }) => keyOf(match))).toEqual(['train/cat/001.png']);
   });
 });

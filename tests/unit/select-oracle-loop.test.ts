@@ -22,7 +22,7 @@ import {
   type OracleData,
   type OracleRound,
   type RetrainConfig,
-} from '../../src/lib/select/oracle-loop';
+} from '../helpers/oracle-loop';
 import { buildModel, type ModelSpec } from '../../src/lib/train/models';
 import { readMnistFiles } from '../helpers/mnist';
 

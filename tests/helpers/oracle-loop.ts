@@ -18,16 +18,16 @@
  *    the validated epochs. The reference picks it on the test set; here it is picked on
  *    VALIDATION, and the test set is only measured.
  */
-import { tf } from '../compute/register';
-import { Rng } from '../data/rng';
-import { InvalidInputError } from '../jobs/errors';
-import { NEVER_CANCELLED, ProgressReporter, type CancelToken, type ProgressFn } from '../jobs/progress';
-import { buildModel, pixelsToInput, type HearthModel, type ModelSpec } from '../train/models';
-import { learningRateAt, Optimizer } from '../train/optim';
-import { weightedCrossEntropy } from '../train/train';
-import { pretrainRotation, type RotationOptions } from './rotation';
-import { selectBatch } from './select';
-import type { ImageSet, SelectMethod, SelectRequest } from './types';
+import { tf } from '../../src/lib/compute/register';
+import { Rng } from '../../src/lib/data/rng';
+import { InvalidInputError } from '../../src/lib/jobs/errors';
+import { NEVER_CANCELLED, ProgressReporter, type CancelToken, type ProgressFn } from '../../src/lib/jobs/progress';
+import { buildModel, pixelsToInput, type HearthModel, type ModelSpec } from '../../src/lib/train/models';
+import { learningRateAt, Optimizer } from '../../src/lib/train/optim';
+import { weightedCrossEntropy } from '../../src/lib/train/train';
+import { pretrainRotation, type RotationOptions } from '../../src/lib/select/rotation';
+import { selectBatch } from '../../src/lib/select/select';
+import type { ImageSet, SelectMethod, SelectRequest } from '../../src/lib/select/types';
 
 /** An ImageSet whose labels are known: the oracle's pool, validation and test sets. */
 export type LabeledImageSet = ImageSet & { labels: Int16Array };

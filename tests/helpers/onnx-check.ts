@@ -1,7 +1,8 @@
 /**
- * Checks an exported ONNX model against the int8 reference interpreter. The app runs the
- * `.onnx` file in onnxruntime-web on test vectors and hands the float logits here with
- * the interpreter's int8 logits for the same inputs.
+ * Checks an exported ONNX model against the int8 reference interpreter. The export tests
+ * (tests/unit/export-onnx-writer.test.ts, tests/e2e/export.spec.ts) run the `.onnx` file
+ * in onnxruntime-web on test vectors and hand the float logits here with the
+ * interpreter's int8 logits for the same inputs.
  *
  * ONNX's output is the dequantized int8 output, so logit / scale + zeroPoint is an
  * integer up to float rounding; the two runtimes may still differ by one step where a
@@ -9,7 +10,7 @@
  * TFLite's fixed-point multipliers round half away from zero), which is why the result
  * reports the largest difference rather than a pass / fail.
  */
-import { InvalidInputError } from '../jobs/errors';
+import { InvalidInputError } from '../../src/lib/jobs/errors';
 
 export interface OnnxAgreement {
   /** Number of logits compared. */
