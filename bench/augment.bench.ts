@@ -13,9 +13,9 @@
  *
  * Usage: `npm run bench -- augment`.
  */
-import { register } from 'node:module';
 import { installDawnGpu } from '../tests/unit/helpers/dawn.ts';
 import { emit, ratio, round, runBench, timeIt } from './harness.ts';
+import { registerRawImports } from './support/raw-wgsl.ts';
 
 const BENCH = 'augment';
 const SIZE_PX = 96;
@@ -27,30 +27,13 @@ const BLUR_KSIZE = 5;
 const BLUR_SIGMA = 1;
 const MAX_U8 = 255;
 
-/**
- * The GPU programs import their WGSL with Vite's `?raw` suffix, which tsx does not know;
- * this hook serves such a file as a module whose default export is its text, as Vite does.
- */
-const RAW_HOOK = `
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-export async function resolve(specifier, context, next) {
-  if (!specifier.endsWith('?raw')) return next(specifier, context);
-  return { url: new URL(specifier, context.parentURL).href, shortCircuit: true };
-}
-export async function load(url, context, next) {
-  if (!url.endsWith('?raw')) return next(url, context);
-  const text = readFileSync(fileURLToPath(url.slice(0, -'?raw'.length)), 'utf8');
-  return { format: 'module', source: 'export default ' + JSON.stringify(text) + ';', shortCircuit: true };
-}`;
-
 await runBench(BENCH, async () => {
   const dawn = await installDawnGpu();
   if (!dawn.ok) {
     emit({ bench: BENCH, error: `Dawn (WebGPU in Node) is unavailable: ${dawn.reason}` });
     return;
   }
-  register(`data:text/javascript,${encodeURIComponent(RAW_HOOK)}`, import.meta.url);
+  registerRawImports();
   // Loaded after Dawn and the hook: tfjs-backend-webgpu reads navigator.gpu at import, and
   // the GPU programs import WGSL with `?raw`.
   const { Rng } = await import('../src/lib/data/rng.ts');

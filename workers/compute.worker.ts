@@ -8,7 +8,7 @@ import { expose } from 'comlink';
 import wasmUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreadedSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import { chooseFastest, probeBackends, useBackend, type BackendName, type BackendReport, type ProbeOptions } from '$lib/compute/backends';
+import { chooseFastest, describeWebGpuAdapter, probeBackends, useBackend, type BackendName, type BackendReport, type ProbeOptions } from '$lib/compute/backends';
 import { configureWasmPaths, tf } from '$lib/compute/register';
 import type { Slice } from '$lib/analysis/slices';
 import {
@@ -21,6 +21,12 @@ import {
   type EvalSplit,
   type SaliencyMethod,
 } from '$lib/analysis/evaluations';
+import { gpuApplier } from '$lib/augment/gpu/applier';
+import type { PipelineSpec } from '$lib/augment/pipeline';
+import { augmentPlacement, type AugmentPlacement } from '$lib/augment/placement';
+import { previewPipeline, type PreviewRequest } from '$lib/augment/preview';
+import { runAugmentRebalance, type AugmentTarget } from '$lib/augment/rebalance-augment';
+import { previewTrainingAugmentation, type TrainPreviewRequest } from '$lib/augment/train-preview';
 import { getExport, listExports, overrideExportBlock, runExport, type ExportRequest } from '$lib/export/export-job';
 import { JobRegistry } from '$lib/jobs/registry';
 import { getLabelSession, retrainWithLabels, saveRoundLabels, selectForLabeling, selfSupervisedStart } from '$lib/select/session';
@@ -82,11 +88,11 @@ const api = {
   },
   /** Measure again; the active backend stays as it is. */
   async probe(opts: Pick<ProbeOptions, 'names' | 'timeBudgetMs'> = {}): Promise<ComputeState> {
-    const current = await api.start();
+    const current = await api.current();
     return (state = { ...current, reports: await probeBackends(opts) });
   },
   async use(name: BackendName): Promise<ComputeState> {
-    const current = await api.start();
+    const current = await api.current();
     await useBackend(name);
     return (state = { ...current, active: name });
   },
@@ -100,6 +106,32 @@ const api = {
     return { numTensors, numBytes };
   },
   cancel: (jobId: string) => jobs.cancel(jobId),
+  /** Where Augment-page previews and rebalancing should run now: here on the GPU, or on the CPU in the data worker. */
+  async augmentPlacement(): Promise<AugmentPlacement> {
+    // The state as of the last switch, not as the worker started.
+    const current = await api.current();
+    let adapter = current.reports.find((r) => r.name === 'webgpu')?.adapter ?? null;
+    if (current.active === 'webgpu' && !adapter) {
+      // A forced start skips the probe, which is what describes the adapter.
+      const described = await describeWebGpuAdapter();
+      adapter = typeof described === 'string' ? null : described;
+    }
+    return augmentPlacement(current.active, adapter);
+  },
+  /** Augment-page previews on the GPU (the data worker has the same on the CPU kernels). */
+  async augmentPreview(req: PreviewRequest) {
+    await api.start();
+    return previewPipeline(await db(), req, await gpuApplier());
+  },
+  /** Rebalancing by augmentation on the GPU, as the data worker's job does it on the CPU kernels. */
+  async augmentRebalance(
+    jobId: string,
+    req: { projectId: string; versionId: number; pipeline: PipelineSpec; seed: number; targets: AugmentTarget[] },
+    onProgress: ProgressFn,
+  ) {
+    await api.start();
+    return jobs.run(jobId, async (cancel) => runAugmentRebalance(await db(), { ...req, onProgress, cancel, applier: await gpuApplier() }));
+  },
   async startTraining(jobId: string, req: TrainRequest, onProgress: ProgressFn, onMetrics: MetricsFn) {
     await api.start();
     return jobs.run(jobId, async (cancel) => startTraining(await db(), req, { onProgress, onMetrics, cancel }));
@@ -109,6 +141,11 @@ const api = {
     return jobs.run(jobId, async (cancel) => resumeTraining(await db(), runId, { onProgress, onMetrics, cancel }));
   },
   listRuns: async (projectId: string) => listRuns(await db(), projectId),
+  /** The first batch of epoch 1 as a run with these settings will see it, on this backend's path. */
+  async trainAugmentPreview(req: TrainPreviewRequest) {
+    await api.start();
+    return previewTrainingAugmentation(await db(), req);
+  },
   listModels: async (projectId: string) => listModels(await db(), projectId),
   async evaluate(jobId: string, req: { modelId: string; versionId: number; split: EvalSplit }, onProgress: ProgressFn) {
     await api.start();

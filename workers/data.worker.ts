@@ -40,8 +40,9 @@ import {
 import { removeSamples } from '../src/lib/storage/remove';
 import { findVersionDuplicates } from '../src/lib/analysis/find-duplicates';
 import type { PipelineSpec } from '../src/lib/augment/pipeline';
-import { getPipeline, previewPipeline, savePipeline, type PreviewRequest } from '../src/lib/augment/preview';
-import { augmentToTargets, type AugmentTarget } from '../src/lib/augment/rebalance-augment';
+import { deletePipeline, listPipelines, savePipeline, type PipelineDraft } from '../src/lib/augment/pipelines';
+import { previewPipeline, type PreviewRequest } from '../src/lib/augment/preview';
+import { runAugmentRebalance, type AugmentTarget } from '../src/lib/augment/rebalance-augment';
 import { listTransforms } from '../src/lib/augment/registry';
 import { fetchDatasetFile } from '../src/lib/data/fetch-dataset';
 
@@ -72,13 +73,10 @@ const api = {
     req: { projectId: string; versionId: number; pipeline: PipelineSpec; seed: number; targets: AugmentTarget[] },
     onProgress: ProgressFn,
   ) =>
-    jobs.run(jobId, async (cancel) => {
-      const version = await augmentToTargets(await db(), { ...req, onProgress, cancel });
-      const added = req.targets.reduce((n, t) => n + t.count, 0);
-      return { versionId: version.id ?? -1, number: version.number, added };
-    }),
-  saveAugmentPipeline: async (projectId: string, pipeline: PipelineSpec) => savePipeline(await db(), projectId, pipeline),
-  getAugmentPipeline: async (projectId: string) => getPipeline(await db(), projectId),
+    jobs.run(jobId, async (cancel) => runAugmentRebalance(await db(), { ...req, onProgress, cancel })),
+  listAugmentPipelines: async (projectId: string) => listPipelines(await db(), projectId),
+  saveAugmentPipeline: async (projectId: string, draft: PipelineDraft) => savePipeline(await db(), projectId, draft),
+  deleteAugmentPipeline: async (projectId: string, id: string) => deletePipeline(await db(), projectId, id),
   savePlan: async (projectId: string, plan: RebalancePlan) => savePlan(await db(), projectId, plan),
   listProjects: async () => listProjects(await db()),
   getProject: async (id: string) => getProject(await db(), id),

@@ -18,6 +18,7 @@ export function trainService(compute: ComputeClient): TrainService {
     resumeTraining: (jobId, runId, onProgress, onMetrics) =>
       compute.call((r) => r.resumeTraining(jobId, runId, onProgress, onMetrics)),
     listRuns: (projectId) => compute.call((r) => r.listRuns(projectId)),
+    previewAugmentation: (req) => compute.call((r) => r.trainAugmentPreview(req)),
     cancel: (jobId) => compute.call((r) => r.cancel(jobId)),
   };
 }
@@ -52,17 +53,34 @@ export function analyzeService(data: DataClient): AnalyzeService {
   };
 }
 
-/** The Augment page's service: previews and rebalancing run on the CPU path in the data worker. */
-export function augmentService(data: DataClient): AugmentService {
+/**
+ * The Augment page's service. Previews and rebalancing run where the page's placement
+ * says (augment/placement.ts): on the GPU in the compute worker, or on the CPU kernels
+ * in the data worker; pipelines and plans are stored by the data worker.
+ */
+export function augmentService(data: DataClient, compute: ComputeClient): AugmentService {
+  /** Rebalance jobs running in the compute worker, so a cancel reaches the worker that runs them. */
+  const onCompute = new Set<string>();
   return {
     transforms: () => data.augmentTransforms(),
-    preview: (req) => data.augmentPreview(req),
-    rebalance: (jobId, req, onProgress) => data.augmentRebalance(jobId, req, onProgress),
+    placement: () => compute.call((r) => r.augmentPlacement()),
+    preview: (req, where) => (where === 'gpu' ? compute.call((r) => r.augmentPreview(req)) : data.augmentPreview(req)),
+    rebalance: async (jobId, req, where, onProgress) => {
+      if (where !== 'gpu') return data.augmentRebalance(jobId, req, onProgress);
+      onCompute.add(jobId);
+      try {
+        return await compute.call((r) => r.augmentRebalance(jobId, req, onProgress));
+      } finally {
+        onCompute.delete(jobId);
+      }
+    },
     getPlan: (projectId) => data.getPlan(projectId),
-    savePipeline: (projectId, pipeline) => data.saveAugmentPipeline(projectId, pipeline),
-    getPipeline: (projectId) => data.getAugmentPipeline(projectId),
+    listPipelines: (projectId) => data.listAugmentPipelines(projectId),
+    savePipeline: (projectId, draft) => data.saveAugmentPipeline(projectId, draft),
+    deletePipeline: (projectId, id) => data.deleteAugmentPipeline(projectId, id),
     cancel: async (jobId) => {
-      await data.cancel(jobId);
+      if (onCompute.has(jobId)) await compute.call((r) => r.cancel(jobId));
+      else await data.cancel(jobId);
     },
   };
 }

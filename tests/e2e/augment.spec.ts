@@ -1,7 +1,7 @@
 import { expect, test } from './fixtures';
 
-test('build a pipeline, preview it, and rebalance MNIST-LT by augmentation with provenance on every new sample', async ({ page }) => {
-  test.setTimeout(600_000);
+test('build a pipeline, preview it, rebalance MNIST-LT by augmentation, then train on the fly with it through a reload', async ({ page }) => {
+  test.setTimeout(900_000);
   await page.goto('/');
   await page.getByTestId('load-sample-mnist-lt').click();
   await expect(page.getByTestId('count-total')).toHaveAttribute('data-count', '45838', { timeout: 300_000 });
@@ -13,8 +13,11 @@ test('build a pipeline, preview it, and rebalance MNIST-LT by augmentation with 
   await pipeline.getByTestId('add-step').selectOption('brightness');
   await expect(pipeline.getByTestId('pipeline-step')).toHaveCount(2);
   await expect(pipeline.locator('[data-testid="pipeline-step"]').first()).toHaveAttribute('data-transform', 'rotate');
+  await pipeline.getByTestId('pipeline-name').fill('Rotate and brighten');
   await pipeline.getByTestId('pipeline-save').click();
   await expect(pipeline.getByTestId('pipeline-save')).toHaveText('Saved');
+  await expect(pipeline.getByTestId('pipeline-picker').locator('option:checked')).toHaveText('Rotate and brighten');
+  const hash = await pipeline.getByTestId('pipeline-hash').textContent();
 
   // One image under many seeds: every cell drew its own steps.
   const preview = page.getByTestId('preview');
@@ -41,4 +44,35 @@ test('build a pipeline, preview it, and rebalance MNIST-LT by augmentation with 
   const cell = page.locator('[data-testid="sample-cell"][data-label="9"]').first();
   await cell.hover();
   await expect(page.getByTestId('inspect-provenance')).toContainText(/augmented\sof\s#\d+\s\(augment, seed \d+\)/);
+
+  // Train on the fly with the saved pipeline: its preview of epoch 1, then two epochs with
+  // a reload after the first; the resumed run keeps the pipeline and its report.
+  await page.getByTestId('rail-train').click();
+  await page.getByTestId('train-model-lenet').click();
+  await page.getByTestId('train-field-epochs').fill('2');
+  await page.getByTestId('train-field-batchSize').fill('128');
+  await page.getByTestId('train-augment-pipeline').selectOption({ label: 'Rotate and brighten · 2 steps' });
+  await expect(page.getByTestId('train-augment-steps')).toHaveText('rotate → brightness');
+  const trainPreview = page.getByTestId('train-augment-preview');
+  await expect(trainPreview).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  await expect(trainPreview.getByTestId('train-preview-cell')).toHaveCount(8);
+  const path = await trainPreview.getAttribute('data-path');
+  expect(path === 'cpu' || path === 'gpu').toBe(true);
+  const trainCount = Number(await page.getByTestId('train-dataset').getAttribute('data-train'));
+  expect(trainCount).toBeGreaterThan(1000);
+
+  await page.getByTestId('train-start').click();
+  await expect(page.getByTestId('train-job-message')).toContainText(`augmentation on the ${path === 'gpu' ? 'GPU' : 'CPU'}`, { timeout: 300_000 });
+  await expect(page.getByTestId('train-progress')).toHaveAttribute('data-epoch', '2', { timeout: 400_000 });
+  await page.reload();
+  await expect(page.getByTestId('notice').filter({ hasText: /interrupted/i }).first()).toBeVisible({ timeout: 60_000 });
+  await page.getByTestId('rail-train').click();
+  const run = page.getByTestId('train-run').first();
+  await expect(run).toHaveAttribute('data-status', 'done', { timeout: 400_000 });
+  const record = run.getByTestId('train-run-augment');
+  await expect(record).toHaveAttribute('data-pipeline', 'Rotate and brighten');
+  expect((await record.getAttribute('data-hash'))?.startsWith(hash ?? '-')).toBe(true);
+  await expect(record).toHaveAttribute('data-path', path ?? '');
+  // Both epochs' steps are counted, the one before the reload included.
+  await expect(record).toHaveAttribute('data-steps', String(2 * Math.ceil(trainCount / 128)));
 });

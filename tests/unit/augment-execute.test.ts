@@ -11,7 +11,7 @@ import { Rng } from '../../src/lib/data/rng';
 import { applyPlanCpu, planPipeline, type PipelineSpec, type PlannedStep } from '../../src/lib/augment/pipeline';
 import { TRANSFORMS } from '../../src/lib/augment/registry';
 import { executePlansGpu, executePlansGpuToPieces, executePlansGpuWithStats, LUT_TRANSFORMS } from '../../src/lib/augment/gpu/execute';
-import { fitToInput } from '../../src/lib/augment/rebalance-augment';
+import { fitToInput } from '../../src/lib/augment/apply';
 import { readImages, uploadImages } from '../../src/lib/augment/gpu/runner';
 import type { ImageU8 } from '../../src/lib/augment/types';
 

@@ -12,11 +12,11 @@ import {
   AUGMENT_WRITE_BATCH,
   augmentToTargets,
   childSeed,
-  fitToInput,
   targetsFromClassCounts,
   targetsFromPlan,
 } from '../../src/lib/augment/rebalance-augment';
 import { TRANSFORMS } from '../../src/lib/augment/registry';
+import { fitToInput } from '../../src/lib/augment/apply';
 import { Rng } from '../../src/lib/data/rng';
 import type { InputSpec, Provenance, SampleRecord } from '../../src/lib/data/types';
 import { CancelledError } from '../../src/lib/jobs/errors';

@@ -1,15 +1,15 @@
 /**
- * Previews for the Augment page, on the CPU reference path: samples under a pipeline,
- * each with the seed and the steps it drew, so what the user sees is exactly what a
- * rebalancing run with that seed would write. Also keeps a project's pipeline.
+ * Previews for the Augment page: samples under a pipeline, each with the seed and the
+ * steps it drew, so what the user sees is exactly what a rebalancing run with that seed
+ * would write. The plans run on the applier given (the CPU kernels in the data worker, or
+ * the GPU in the compute worker); both give the same bytes.
  */
 import { InvalidInputError } from '../jobs/errors';
 import { getProject } from '../storage/projects';
 import { getPixels } from '../storage/samples';
 import type { HearthDb } from '../storage/schema';
-import { getSetting, setSetting } from '../storage/settings';
-import { applyPlanCpu, planPipeline, validatePipeline, type PipelineSpec, type PlannedStep } from './pipeline';
-import { fitToInput } from './rebalance-augment';
+import { CPU_APPLIER, type PlanApplier } from './apply';
+import { planPipeline, validatePipeline, type PipelineSpec, type PlannedStep } from './pipeline';
 import { TRANSFORMS } from './registry';
 import type { ImageU8 } from './types';
 
@@ -34,7 +34,7 @@ export interface PreviewImage {
  * Every sample under every seed when one of the two lists has a single entry (one image,
  * many seeds; or a batch, one seed), else pairwise.
  */
-export async function previewPipeline(db: HearthDb, req: PreviewRequest): Promise<PreviewImage[]> {
+export async function previewPipeline(db: HearthDb, req: PreviewRequest, applier: PlanApplier = CPU_APPLIER): Promise<PreviewImage[]> {
   const pipeline = validatePipeline(req.pipeline, TRANSFORMS);
   const project = await getProject(db, req.projectId);
   const pairs: [number, number][] =
@@ -47,23 +47,12 @@ export async function previewPipeline(db: HearthDb, req: PreviewRequest): Promis
   const ids = [...new Set(pairs.map(([id]) => id))];
   const pixels = new Map((await getPixels(db, ids)).map((p, i) => [ids[i] ?? 0, p]));
   const { width, height, channels } = project.input;
-  return pairs.map(([sampleId, seed]) => {
+  const images: ImageU8[] = pairs.map(([sampleId]) => {
     const data = pixels.get(sampleId);
     if (!data) throw new InvalidInputError(`Sample ${sampleId} has no pixels.`);
-    const image: ImageU8 = { width, height, channels, data };
-    const steps = planPipeline(pipeline, TRANSFORMS, seed, image);
-    return { sampleId, seed, image: fitToInput(applyPlanCpu(image, steps, TRANSFORMS), project.input), steps };
+    return { width, height, channels, data };
   });
-}
-
-const pipelineKey = (projectId: string): string => `augment-pipeline:${projectId}`;
-
-export async function savePipeline(db: HearthDb, projectId: string, pipeline: PipelineSpec): Promise<void> {
-  await getProject(db, projectId);
-  await setSetting(db, pipelineKey(projectId), validatePipeline(pipeline, TRANSFORMS));
-}
-
-export async function getPipeline(db: HearthDb, projectId: string): Promise<PipelineSpec | null> {
-  const stored = await getSetting<unknown>(db, pipelineKey(projectId));
-  return stored === undefined ? null : validatePipeline(stored, TRANSFORMS);
+  const plans = pairs.map(([, seed], i) => planPipeline(pipeline, TRANSFORMS, seed, images[i] as ImageU8));
+  const outputs = await applier.apply(images, plans, project.input);
+  return pairs.map(([sampleId, seed], i) => ({ sampleId, seed, image: outputs[i] as ImageU8, steps: plans[i] as PlannedStep[] }));
 }

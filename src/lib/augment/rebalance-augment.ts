@@ -12,7 +12,7 @@
  *   (a murmur3-mixed hash of the job seed and that label, see Rng.fork). The child's
  *   provenance records that seed and the drawn steps, so
  *   `fitToInput(applyPlanCpu(parent, planPipeline(pipeline, TRANSFORMS, childSeed, parent)))`
- *   gives its pixels back byte for byte.
+ *   gives its pixels back byte for byte, whichever applier (CPU kernels or the GPU) wrote them.
  *
  * Resumable. Sample keys are `augmented/<versionId>/<parentId>/<k>`, and putSamples skips
  * a (project, key) that exists, so a run interrupted by a reload or a cancel is simply run
@@ -24,7 +24,7 @@
  * on the fly instead.
  */
 import { Rng } from '../data/rng';
-import { PROVENANCE_KINDS, SPLITS, type DatasetVersion, type InputSpec, type Recipe } from '../data/types';
+import { PROVENANCE_KINDS, SPLITS, type DatasetVersion, type Recipe } from '../data/types';
 import { InvalidInputError } from '../jobs/errors';
 import { NEVER_CANCELLED, ProgressReporter, type CancelToken, type ProgressFn } from '../jobs/progress';
 import { cellKey, type RebalancePlan } from '../analysis/rebalance';
@@ -32,8 +32,8 @@ import { getProject } from '../storage/projects';
 import type { HearthDb } from '../storage/schema';
 import { getSamples, keysOfProject, putSamples, type NewSample } from '../storage/samples';
 import { createVersion, getVersion } from '../storage/versions';
-import { resizeU8 } from './geometry';
-import { applyPlanCpu, planPipeline, validatePipeline, type PipelineSpec, type PlannedStep, type TransformRegistry } from './pipeline';
+import { CPU_APPLIER, type PlanApplier } from './apply';
+import { planPipeline, validatePipeline, type PipelineSpec, type PlannedStep, type TransformRegistry } from './pipeline';
 import { TRANSFORMS } from './registry';
 import type { ImageU8 } from './types';
 
@@ -55,6 +55,8 @@ export interface AugmentToTargetsOptions {
   targets: AugmentTarget[];
   onProgress?: ProgressFn;
   cancel?: CancelToken;
+  /** Where the plans run (CPU kernels by default); every applier gives the same bytes. */
+  applier?: PlanApplier;
 }
 
 /** Samples per putSamples transaction: big enough to amortise it, small enough to cancel promptly. */
@@ -88,36 +90,6 @@ export function childSeed(seed: number, parentId: number, k: number): number {
 /** The key of child k of `parentId` in a rebalance of version `versionId`. */
 export function augmentedKey(versionId: number, parentId: number, k: number): string {
   return `augmented/${versionId}/${parentId}/${k}`;
-}
-
-/**
- * Brings a pipeline's output back to the project's input contract: a shape changed by a
- * transform (crop, resize, scale…) is resized back with bilinear interpolation (cv2
- * INTER_LINEAR, geometry.ts's resizeU8), and a one-channel result in a three-channel
- * project (to-gray) is repeated into three channels. Returns `image` itself when it fits.
- */
-export function fitToInput(image: ImageU8, input: Pick<InputSpec, 'width' | 'height' | 'channels'>): ImageU8 {
-  let out = image;
-  if (out.width !== input.width || out.height !== input.height) {
-    out = resizeU8(out, { width: input.width, height: input.height, interpolation: 'bilinear' });
-  }
-  if (out.channels !== input.channels) {
-    if (out.channels !== 1) {
-      throw new InvalidInputError(
-        `The pipeline makes ${out.channels}-channel images but the project stores ${input.channels} channel(s): remove the colour step that adds channels.`,
-      );
-    }
-    const pixels = out.width * out.height;
-    const data = new Uint8Array(pixels * 3);
-    for (let i = 0; i < pixels; i++) {
-      const v = out.data[i] as number;
-      data[3 * i] = v;
-      data[3 * i + 1] = v;
-      data[3 * i + 2] = v;
-    }
-    out = { width: out.width, height: out.height, channels: 3, data };
-  }
-  return out;
 }
 
 /** Validates the pipeline against the registry and refuses mixing steps (soft labels). */
@@ -194,6 +166,7 @@ export async function augmentToTargets(db: HearthDb, opts: AugmentToTargetsOptio
   const cancel = opts.cancel ?? NEVER_CANCELLED;
   if (!Number.isInteger(opts.seed)) throw new InvalidInputError(`The seed must be an integer, got ${opts.seed}.`);
   const registry = TRANSFORMS;
+  const applier = opts.applier ?? CPU_APPLIER;
   const pipeline = storablePipeline(opts.pipeline, registry);
   const [version, project] = await Promise.all([getVersion(db, opts.versionId), getProject(db, opts.projectId)]);
   if (version.projectId !== opts.projectId) {
@@ -229,14 +202,22 @@ export async function augmentToTargets(db: HearthDb, opts: AugmentToTargetsOptio
     const batch = pending.slice(start, start + AUGMENT_WRITE_BATCH);
     const parentIds = [...new Set(batch.map((j) => j.parentId))];
     const parents = new Map((await getSamples(db, parentIds)).map((s) => [s.id as number, s]));
-    const samples: NewSample[] = batch.map((job) => {
+    const images: ImageU8[] = [];
+    const plans: PlannedStep[][] = [];
+    const seeds: number[] = [];
+    for (const job of batch) {
       const parent = parents.get(job.parentId);
       if (!parent) throw new InvalidInputError(`Sample ${job.parentId} disappeared during the rebalance: run it again.`);
       const image: ImageU8 = { width: project.input.width, height: project.input.height, channels: project.input.channels, data: parent.pixelsHwc };
       const seed = childSeed(opts.seed, job.parentId, job.k);
-      const plan: PlannedStep[] = planPipeline(pipeline, registry, seed, image);
-      const out = fitToInput(applyPlanCpu(image, plan, registry), project.input);
-      const recipe: Recipe = { tool: 'augment', params: { pipeline, stepsApplied: plan }, seed };
+      images.push(image);
+      seeds.push(seed);
+      plans.push(planPipeline(pipeline, registry, seed, image));
+    }
+    const outputs = await applier.apply(images, plans, project.input);
+    const samples: NewSample[] = batch.map((job, i) => {
+      const parent = parents.get(job.parentId) as NonNullable<ReturnType<typeof parents.get>>;
+      const recipe: Recipe = { tool: 'augment', params: { pipeline, stepsApplied: plans[i] }, seed: seeds[i] as number };
       return {
         projectId: opts.projectId,
         key: job.key,
@@ -246,7 +227,7 @@ export async function augmentToTargets(db: HearthDb, opts: AugmentToTargetsOptio
         attributes: { ...parent.attributes },
         provenance: { kind: 'augmented', parentId: job.parentId, recipe },
         original: null,
-        pixelsHwc: out.data,
+        pixelsHwc: (outputs[i] as ImageU8).data,
         createdAt: Date.now(),
       };
     });
@@ -267,4 +248,18 @@ export async function augmentToTargets(db: HearthDb, opts: AugmentToTargetsOptio
     recipe,
     note: `Rebalanced by augmentation: ${total} samples added to version ${version.number}.`,
   });
+}
+
+/** What a rebalance job hands back to the page: the new version and how many samples it added. */
+export interface RebalanceResult {
+  versionId: number;
+  number: number;
+  added: number;
+}
+
+/** augmentToTargets as a worker job: the same work, answered in the page's terms. */
+export async function runAugmentRebalance(db: HearthDb, opts: AugmentToTargetsOptions): Promise<RebalanceResult> {
+  const version = await augmentToTargets(db, opts);
+  const added = opts.targets.reduce((n, t) => n + t.count, 0);
+  return { versionId: version.id ?? -1, number: version.number, added };
 }

@@ -31,12 +31,15 @@ import { InvalidInputError } from '../jobs/errors';
 import type { BatchHook, HookBatch, HookResult } from '../train/train';
 import { acquireGpuDevice } from './gpu/device';
 import { executePlansGpuToPieces, type CpuFallback, type ExecuteStats } from './gpu/execute';
+import { emptyAugmentationReport, type AugmentationPath, type AugmentationReport } from './report';
 import { gpuPiecesToTensor, tensorToGpuBatch } from './gpu/to-tensor';
 import { cutmixLabelWeight, mixLabels, mixupLabelWeight, oneHot, type CutmixParams, type MixupParams } from './mixing';
 import { applyPlanCpu, planPipeline, validatePipeline, type PipelineSpec, type PlannedStep, type TransformRegistry } from './pipeline';
-import { fitToInput } from './rebalance-augment';
+import { fitToInput } from './apply';
 import { TRANSFORMS } from './registry';
 import type { ImageU8 } from './types';
+
+export type { AugmentationPath, AugmentationReport };
 
 export interface AugmentationHookOptions {
   seed: number;
@@ -49,27 +52,6 @@ export interface AugmentationHookOptions {
    * 'cpu': the CPU path on any backend (the reference a GPU run is compared with).
    */
   path?: 'auto' | 'cpu';
-}
-
-export type AugmentationPath = 'gpu' | 'cpu';
-
-/** What the hook did over a run: the job's report and the run record's. */
-export interface AugmentationReport {
-  /** The path every step took; 'mixed' when a run resumed on another backend. */
-  path: AugmentationPath | 'mixed' | 'none';
-  /** Why the CPU path ran, when it did. */
-  cpuPathReason: string | null;
-  /** Training steps (batches) augmented on each path. */
-  gpuSteps: number;
-  cpuSteps: number;
-  /** GPU steps in which some image had a step run on its CPU kernel. */
-  stepsWithFallback: number;
-  /** Those image-steps, by transform and reason. */
-  fallbacks: CpuFallback[];
-  /** Mid-pipeline readbacks of GPU batches (each for a CPU step). */
-  readbacks: number;
-  /** GPU dispatches, summed over steps. */
-  dispatches: number;
 }
 
 /** One batch augmented: the new input, soft targets (when mixing), what was drawn, and how it ran. */
@@ -117,10 +99,6 @@ function withPartner(spec: PipelineSpec, registry: TransformRegistry, partner: I
   };
 }
 
-function emptyReport(): AugmentationReport {
-  return { path: 'none', cpuPathReason: null, gpuSteps: 0, cpuSteps: 0, stepsWithFallback: 0, fallbacks: [], readbacks: 0, dispatches: 0 };
-}
-
 function addFallbacks(into: CpuFallback[], more: readonly CpuFallback[]): void {
   for (const f of more) {
     const known = into.find((k) => k.transform === f.transform && k.reason === f.reason);
@@ -154,7 +132,7 @@ export function augmentationHook(pipeline: PipelineSpec, opts: AugmentationHookO
   const input = { width: opts.input.width, height: opts.input.height, channels: opts.input.channels };
   const perImage = input.width * input.height * input.channels;
   const pathChoice = opts.path ?? 'auto';
-  const report: AugmentationReport = previous ? { ...previous, fallbacks: previous.fallbacks.map((f) => ({ ...f })) } : emptyReport();
+  const report: AugmentationReport = previous ? { ...previous, fallbacks: previous.fallbacks.map((f) => ({ ...f })) } : emptyAugmentationReport();
 
   /** Every plan of the batch and, with mixing, the soft targets: drawn from ids, epoch and step. */
   function plan(batch: HookBatch): { plans: PlannedStep[][]; targets: Float32Array | null } {

@@ -181,7 +181,7 @@ function compareToReference(actual: Float32Array, reference: Float32Array): stri
  * The WebGPU adapter the browser offers, or why there is none. `isFallbackAdapter` moved
  * from the adapter to `adapter.info` (Chromium 1xx); both places are read.
  */
-async function describeWebGpuAdapter(): Promise<WebGpuAdapterSummary | string> {
+export async function describeWebGpuAdapter(): Promise<WebGpuAdapterSummary | string> {
   const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
   if (!gpu) return 'this environment has no navigator.gpu (WebGPU)';
   let adapter: GPUAdapter | null;

@@ -3,6 +3,10 @@
  * resume an interrupted one from its latest checkpoint, list them, and load the models
  * they produced. The compute worker exposes these functions as they are.
  */
+import { getSavedPipeline } from '../augment/pipelines';
+import type { PipelineSpec } from '../augment/pipeline';
+import { describeAugmentation, type AugmentationReport } from '../augment/report';
+import { augmentationHook } from '../augment/train-hook';
 import type { ModelRecord, RunRecord } from '../data/types';
 import { describeError, InvalidInputError, NotFoundError } from '../jobs/errors';
 import type { CancelToken, ProgressFn } from '../jobs/progress';
@@ -11,7 +15,7 @@ import type { HearthDb } from '../storage/schema';
 import { getVersion } from '../storage/versions';
 import { latestCheckpoint, loadCheckpoint, restoreWeights } from './checkpoint';
 import { buildModel, type HearthModel, type ModelKind, type ModelSpec } from './models';
-import { trainModel, type EpochMetrics, type StepMetrics, type TrainConfig } from './train';
+import { trainModel, type BatchHook, type EpochMetrics, type HookRecord, type StepMetrics, type TrainConfig } from './train';
 
 export interface ModelChoice {
   kind: ModelKind;
@@ -24,7 +28,27 @@ export interface TrainRequest {
   versionId: number;
   model: ModelChoice;
   config: TrainConfig;
+  /** Augment every training batch on the fly with this saved pipeline of the project; none when absent. */
+  augmentation?: { pipelineId: string } | null;
 }
+
+/**
+ * What a run records of its augmentation (run.config.augmentation): the saved pipeline it
+ * was started with, copied whole, so a resume (and anyone reading the run later) uses
+ * exactly that pipeline even if the saved one has been edited or deleted since.
+ */
+export interface RunAugmentation {
+  pipelineId: string;
+  name: string;
+  /** sha256 of the spec's canonical JSON (augment/pipelines.ts pipelineHash). */
+  hash: string;
+  spec: PipelineSpec;
+  /** The hook's seed: the run's own seed. */
+  seed: number;
+}
+
+/** The key the augmentation takes in a run's config and result. */
+const AUGMENTATION_KEY = 'augmentation';
 
 export interface TrainRunSummary {
   runId: string;
@@ -42,6 +66,10 @@ export interface TrainRunSummary {
   finishedAt: number | null;
   modelId: string | null;
   error: { name: string; message: string } | null;
+  /** The pipeline the run augments with, or null for none. */
+  augmentation: RunAugmentation | null;
+  /** What the augmentation did so far: which path ran, CPU fallbacks (updated every epoch). */
+  augmentationReport: AugmentationReport | null;
 }
 
 export interface RunJobOptions {
@@ -54,6 +82,7 @@ export interface RunJobOptions {
 interface StoredRunConfig {
   train: TrainConfig;
   model: ModelSpec;
+  augmentation: RunAugmentation | null;
 }
 
 function runConfig(run: RunRecord): StoredRunConfig {
@@ -61,7 +90,23 @@ function runConfig(run: RunRecord): StoredRunConfig {
   if (!config.train || !config.model) {
     throw new InvalidInputError(`Run ${run.id} has no training configuration: it was not made by the training loop.`);
   }
-  return { train: config.train, model: config.model };
+  return { train: config.train, model: config.model, augmentation: config.augmentation ?? null };
+}
+
+/**
+ * The hook that augments a run's batches and what it records with the run. `previous` is
+ * the report a resumed run had stored, so its counts carry on.
+ */
+function augmentationFor(
+  augmentation: RunAugmentation,
+  spec: ModelSpec,
+  previous: AugmentationReport | null,
+): { hook: BatchHook; hookRecord: HookRecord } {
+  const hook = augmentationHook(augmentation.spec, { seed: augmentation.seed, numClasses: spec.numClasses, input: spec.input }, previous ?? undefined);
+  return {
+    hook: hook.apply,
+    hookRecord: { key: AUGMENTATION_KEY, config: augmentation, report: hook.report, describe: () => describeAugmentation(hook.report()) },
+  };
 }
 
 async function getRun(db: HearthDb, runId: string): Promise<RunRecord> {
@@ -81,9 +126,9 @@ async function runHistory(db: HearthDb, run: RunRecord): Promise<EpochMetrics[]>
 }
 
 export async function summarizeRun(db: HearthDb, run: RunRecord): Promise<TrainRunSummary> {
-  const { train, model } = runConfig(run);
+  const { train, model, augmentation } = runConfig(run);
   const history = await runHistory(db, run);
-  const result = (run.result ?? {}) as { modelId?: string; error?: { name: string; message: string } | null };
+  const result = (run.result ?? {}) as { modelId?: string; error?: { name: string; message: string } | null; augmentation?: AugmentationReport };
   return {
     runId: run.id,
     projectId: run.projectId,
@@ -100,6 +145,8 @@ export async function summarizeRun(db: HearthDb, run: RunRecord): Promise<TrainR
     finishedAt: run.finishedAt,
     modelId: result.modelId ?? null,
     error: result.error ?? null,
+    augmentation,
+    augmentationReport: augmentation ? (result.augmentation ?? null) : null,
   };
 }
 
@@ -135,8 +182,14 @@ export async function startTraining(db: HearthDb, req: TrainRequest, opts: RunJo
     ...(req.model.widthMultiplier === undefined ? {} : { widthMultiplier: req.model.widthMultiplier }),
     seed: req.config.seed,
   };
+  let augmentation: RunAugmentation | null = null;
+  if (req.augmentation) {
+    const saved = await getSavedPipeline(db, project.id, req.augmentation.pipelineId);
+    augmentation = { pipelineId: saved.id, name: saved.name, hash: saved.hash, spec: saved.spec, seed: req.config.seed };
+  }
+  const augment = augmentation ? augmentationFor(augmentation, spec, null) : {};
   await withModel(spec, (model) =>
-    trainModel(db, { projectId: project.id, versionId: version.id ?? req.versionId, model, config: req.config, runId: req.runId, ...opts }),
+    trainModel(db, { projectId: project.id, versionId: version.id ?? req.versionId, model, config: req.config, runId: req.runId, ...augment, ...opts }),
   );
   return summarizeRun(db, await getRun(db, req.runId));
 }
@@ -148,9 +201,12 @@ export async function startTraining(db: HearthDb, req: TrainRequest, opts: RunJo
 export async function resumeTraining(db: HearthDb, runId: string, opts: RunJobOptions = {}): Promise<TrainRunSummary> {
   const run = await getRun(db, runId);
   if (run.status === 'done') return summarizeRun(db, run);
-  const { train, model: spec } = runConfig(run);
+  const { train, model: spec, augmentation } = runConfig(run);
   if (run.datasetVersionId === null) throw new InvalidInputError(`Run ${runId} names no dataset version: start a new run.`);
   const checkpoint = await latestCheckpoint(db, runId);
+  // The pipeline comes from the run's own record, not the saved one, which may have changed.
+  const previous = (run.result as { augmentation?: AugmentationReport } | null)?.augmentation ?? null;
+  const augment = augmentation ? augmentationFor(augmentation, spec, checkpoint === null ? null : previous) : {};
   await withModel(spec, (model) =>
     trainModel(db, {
       projectId: run.projectId,
@@ -159,6 +215,7 @@ export async function resumeTraining(db: HearthDb, runId: string, opts: RunJobOp
       config: train,
       runId,
       ...(checkpoint === null ? {} : { resumeFrom: checkpoint }),
+      ...augment,
       ...opts,
     }),
   );

@@ -195,9 +195,14 @@ export async function trainModel(db: HearthDb, opts: TrainOptions): Promise<Trai
   const hookRecord = opts.hookRecord;
   const runConfig: Record<string, unknown> = { train: config, model: model.spec };
   if (hookRecord) runConfig[hookRecord.key] = hookRecord.config;
-  /** The run's result with the hook's report folded in. */
-  const withReport = (result: Record<string, unknown> | null): Record<string, unknown> | null =>
-    hookRecord ? { ...result, [hookRecord.key]: hookRecord.report() } : result;
+  /**
+   * The hook's report as of the latest checkpoint: what a cancelled run stores, since a
+   * resume redoes the epoch it was cancelled in from that checkpoint.
+   */
+  let reportAtCheckpoint = hookRecord?.report();
+  /** The run's result with the hook's report folded in (the live one, or `report`). */
+  const withReport = (result: Record<string, unknown> | null, report = hookRecord?.report()): Record<string, unknown> | null =>
+    hookRecord ? { ...result, [hookRecord.key]: report } : result;
   /** A progress message with the hook's line, when there is a hook. */
   const say = (message: string): string => (hookRecord ? `${message} · ${hookRecord.describe()}` : message);
 
@@ -312,7 +317,10 @@ export async function trainModel(db: HearthDb, opts: TrainOptions): Promise<Trai
           history,
         });
         // The record follows the checkpoints, so a reload shows what the hook did so far.
-        if (hookRecord) await putRun(db, { ...run, result: withReport(run.result) });
+        if (hookRecord) {
+          reportAtCheckpoint = hookRecord.report();
+          await putRun(db, { ...run, result: withReport(run.result, reportAtCheckpoint) });
+        }
         opts.onMetrics?.(metrics);
         progress.report(step, totalSteps, say(`Epoch ${epoch + 1} of ${config.epochs} done`), true);
       } finally {
@@ -343,7 +351,7 @@ export async function trainModel(db: HearthDb, opts: TrainOptions): Promise<Trai
       ...run,
       status,
       finishedAt: Date.now(),
-      result: withReport({ ...run.result, history, error: status === 'failed' ? describeError(err) : null }),
+      result: withReport({ ...run.result, history, error: status === 'failed' ? describeError(err) : null }, status === 'cancelled' ? reportAtCheckpoint : undefined),
     }).catch(() => undefined);
     throw err;
   } finally {

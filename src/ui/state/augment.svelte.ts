@@ -1,8 +1,11 @@
 import { getContext, setContext } from 'svelte';
+import { SvelteMap } from 'svelte/reactivity';
 // Type-only imports of the augmentation engine: it runs in the workers, and nothing of it
 // (nor tfjs behind its GPU path) belongs in the main thread's bundle.
 import type { RebalancePlan } from '../../lib/analysis/rebalance';
 import type { PipelineSpec } from '../../lib/augment/pipeline';
+import type { PipelineDraft, SavedPipeline } from '../../lib/augment/pipelines';
+import type { AugmentPlacement } from '../../lib/augment/placement';
 import type { PreviewImage, PreviewRequest } from '../../lib/augment/preview';
 import type { AugmentTarget } from '../../lib/augment/rebalance-augment';
 import type { TransformInfo } from '../../lib/augment/registry';
@@ -11,7 +14,7 @@ import type { ProgressFn } from '../../lib/jobs/progress';
 import type { JobError, JobManager } from './jobs.svelte';
 import type { StudioState } from './studio.svelte';
 
-export type { TransformInfo, PreviewRequest, AugmentTarget };
+export type { TransformInfo, PreviewRequest, AugmentTarget, SavedPipeline, PipelineDraft, AugmentPlacement };
 /** One previewed image: the sample, the seed, the result and the steps that fired with their drawn params. */
 export type PreviewResult = PreviewImage;
 
@@ -37,14 +40,18 @@ export interface AugmentedVersion {
 export interface AugmentService {
   /** The registered transforms (registry.ts listTransforms()). */
   transforms(): Promise<TransformInfo[]>;
-  /** Runs the pipeline on each (sample, seed) pair on the CPU path in the data worker. */
-  preview(req: PreviewRequest): Promise<PreviewResult[]>;
+  /** Where previews and rebalancing run fastest now (augment/placement.ts). */
+  placement(): Promise<AugmentPlacement>;
+  /** Runs the pipeline on each (sample, seed) pair, on the GPU or the CPU kernels: the same bytes. */
+  preview(req: PreviewRequest, where: AugmentPlacement['where']): Promise<PreviewResult[]>;
   /** Writes augmented samples into a new version as job `jobId` (kind 'augment'). */
-  rebalance(jobId: string, req: AugmentRebalanceRequest, onProgress: ProgressFn): Promise<AugmentedVersion>;
+  rebalance(jobId: string, req: AugmentRebalanceRequest, where: AugmentPlacement['where'], onProgress: ProgressFn): Promise<AugmentedVersion>;
   /** The project's saved rebalancing plan (analysis/rebalance.ts getPlan). */
   getPlan(projectId: string): Promise<RebalancePlan | null>;
-  savePipeline(projectId: string, pipeline: PipelineSpec): Promise<void>;
-  getPipeline(projectId: string): Promise<PipelineSpec | null>;
+  listPipelines(projectId: string): Promise<SavedPipeline[]>;
+  /** Saves a new pipeline, or overwrites `draft.id` (augment/pipelines.ts savePipeline). */
+  savePipeline(projectId: string, draft: PipelineDraft): Promise<SavedPipeline>;
+  deletePipeline(projectId: string, id: string): Promise<void>;
   /** Stops the rebalance job `jobId`. */
   cancel(jobId: string): Promise<void>;
 }
@@ -79,13 +86,31 @@ export function mixingRefusal(steps: readonly { index: number; transform: string
   return first ? `steps[${first.index}] (${first.transform}): ${MIXING_REFUSED}` : '';
 }
 
+/** "Pipeline 3": the first "Pipeline N" no saved pipeline is named (names compare case-insensitively). */
+export function freshPipelineName(pipelines: readonly Pick<SavedPipeline, 'name'>[]): string {
+  // A local lookup, not state.
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity
+  const taken = new Set(pipelines.map((p) => p.name.toLowerCase()));
+  let n = pipelines.length + 1;
+  while (taken.has(`pipeline ${n}`)) n++;
+  return `Pipeline ${n}`;
+}
+
+/** The name "Save as new" stores: the name on screen, with " copy" when it is still the original's. */
+export function saveAsName(name: string, original: Pick<SavedPipeline, 'name'> | null): string {
+  return original && name.trim().toLowerCase() === original.name.toLowerCase() ? `${name.trim()} copy` : name;
+}
+
+/** Where an unsaved new pipeline's draft is kept among the saved ones' drafts. */
+const NEW_DRAFT = '';
+
 /** A new 32-bit seed for "Reseed": shown on the page, so what the user saw can be drawn again. */
 export function freshSeed(): number {
   return crypto.getRandomValues(new Uint32Array(1))[0] ?? 0;
 }
 
 /**
- * The Augment page's state: the pipeline being built (and the saved one), the preview
+ * The Augment page's state: the project's saved pipelines and the one being built, the preview
  * drawn from it, the saved rebalancing plan, and the last rebalance by augmentation. One
  * instance per app, handed out by context, so switching pages keeps the work.
  */
@@ -95,11 +120,18 @@ export class AugmentState {
   transforms = $state.raw<TransformInfo[]>([]);
   transformsError = $state<JobError | null>(null);
 
+  /** The project's saved pipelines, by name. */
+  pipelines = $state.raw<SavedPipeline[]>([]);
+  /** The saved pipeline on screen, or null for a new one not saved yet. */
+  currentId = $state<string | null>(null);
   /** The pipeline on screen; replaced whole on each edit so `$state.raw` stays cheap. */
   pipeline = $state.raw<PipelineSpec>(EMPTY_PIPELINE);
-  savedPipeline = $state.raw<PipelineSpec | null>(null);
+  /** The name in the name field. */
+  name = $state('');
   saving = $state(false);
   pipelineError = $state<JobError | null>(null);
+  /** Where previews and rebalancing run, as of the last ask. */
+  placement = $state.raw<AugmentPlacement | null>(null);
 
   previews = $state.raw<PreviewResult[]>([]);
   previewing = $state(false);
@@ -117,6 +149,12 @@ export class AugmentState {
   readonly #studio: StudioState;
   /** Only the newest preview request may land: an older, slower one would show stale images. */
   #previewTicket = 0;
+  /**
+   * Unsaved edits of pipelines the user switched away from, by id (NEW_DRAFT for the new
+   * one), so switching to another pipeline and back loses nothing. Reactive: the picker
+   * marks pipelines with drafts.
+   */
+  #drafts = new SvelteMap<string, { name: string; spec: PipelineSpec }>();
 
   constructor(service: AugmentService, jobs: JobManager, studio: StudioState) {
     this.#service = service;
@@ -124,8 +162,22 @@ export class AugmentState {
     this.#studio = studio;
   }
 
+  /** The saved pipeline on screen, or null for a new one. */
+  get current(): SavedPipeline | null {
+    return this.pipelines.find((p) => p.id === this.currentId) ?? null;
+  }
+
+  /** Whether the screen differs from what is saved (a new pipeline is dirty once it has steps). */
   get dirty(): boolean {
-    return JSON.stringify(this.pipeline) !== JSON.stringify(this.savedPipeline ?? EMPTY_PIPELINE);
+    const saved = this.current;
+    if (!saved) return this.pipeline.steps.length > 0;
+    return this.name.trim() !== saved.name || JSON.stringify(this.pipeline) !== JSON.stringify(saved.spec);
+  }
+
+  /** Whether pipeline `id` (null: the new one) has unsaved edits, for the picker's mark. */
+  hasDraft(id: string | null): boolean {
+    if (id === this.currentId) return this.dirty;
+    return this.#drafts.has(id ?? NEW_DRAFT);
   }
 
   async loadTransforms(): Promise<void> {
@@ -142,8 +194,9 @@ export class AugmentState {
   async openProject(projectId: string): Promise<void> {
     if (this.projectId === projectId) return;
     this.projectId = projectId;
-    this.pipeline = EMPTY_PIPELINE;
-    this.savedPipeline = null;
+    this.pipelines = [];
+    this.#drafts.clear();
+    this.#show(null);
     this.pipelineError = null;
     this.previews = [];
     this.previewError = null;
@@ -151,13 +204,15 @@ export class AugmentState {
     this.planError = null;
     this.rebalanceError = null;
     this.lastRebalance = null;
-    const [pipeline, plan] = await Promise.allSettled([this.#service.getPipeline(projectId), this.#service.getPlan(projectId)]);
+    const [pipelines, plan] = await Promise.allSettled([this.#service.listPipelines(projectId), this.#service.getPlan(projectId)]);
     if (this.projectId !== projectId) return;
-    if (pipeline.status === 'fulfilled') {
-      this.savedPipeline = pipeline.value;
-      if (pipeline.value) this.pipeline = pipeline.value;
+    if (pipelines.status === 'fulfilled') {
+      this.pipelines = pipelines.value;
+      // Open the one last worked on, unless the user has started a new one meanwhile.
+      const latest = [...pipelines.value].sort((a, b) => b.updatedAt - a.updatedAt)[0];
+      if (latest && this.currentId === null && !this.dirty) this.#show(latest);
     } else {
-      this.pipelineError = describeError(pipeline.reason);
+      this.pipelineError = describeError(pipelines.reason);
     }
     if (plan.status === 'fulfilled') this.plan = plan.value;
     else this.planError = describeError(plan.reason);
@@ -180,13 +235,68 @@ export class AugmentState {
     this.pipeline = pipeline;
   }
 
-  async savePipeline(projectId: string): Promise<boolean> {
-    const pipeline = this.pipeline;
+  setName(name: string): void {
+    this.name = name;
+  }
+
+  /** Shows saved pipeline `saved` (its draft when it has one), or a new one for null. */
+  #show(saved: SavedPipeline | null): void {
+    const draft = this.#drafts.get(saved?.id ?? NEW_DRAFT);
+    this.currentId = saved?.id ?? null;
+    this.pipeline = draft?.spec ?? saved?.spec ?? EMPTY_PIPELINE;
+    this.name = draft?.name ?? saved?.name ?? freshPipelineName(this.pipelines);
+    this.previews = [];
+    this.previewError = null;
+  }
+
+  /** Keeps the screen's unsaved edits as a draft before showing another pipeline. */
+  #stash(): void {
+    const key = this.currentId ?? NEW_DRAFT;
+    if (this.dirty) this.#drafts.set(key, { name: this.name, spec: this.pipeline });
+    else this.#drafts.delete(key);
+  }
+
+  /** Opens saved pipeline `id` of `projectId` (loading the project first when needed), or a new one for null. */
+  async openSaved(projectId: string, id: string | null): Promise<void> {
+    await this.openProject(projectId);
+    if (this.projectId !== projectId || id === this.currentId) return;
+    const saved = id === null ? null : (this.pipelines.find((p) => p.id === id) ?? null);
+    if (id !== null && !saved) {
+      this.pipelineError = describeError(new InvalidInputError('That pipeline is no longer saved in this project: pick another.'));
+      return;
+    }
+    this.#stash();
+    this.pipelineError = null;
+    this.#show(saved);
+  }
+
+  /** Starts a new, empty pipeline (the one being edited keeps its unsaved edits as a draft). */
+  newPipeline(): void {
+    this.#stash();
+    this.#drafts.delete(NEW_DRAFT);
+    this.pipelineError = null;
+    this.#show(null);
+  }
+
+  /**
+   * Saves the screen: over the saved pipeline on screen, or as a new one when there is
+   * none or `asNew` (keeping the original as it was saved).
+   */
+  async savePipeline(projectId: string, asNew = false): Promise<boolean> {
+    const replacing = asNew ? null : this.currentId;
+    const draftKey = this.currentId ?? NEW_DRAFT;
+    const name = asNew ? saveAsName(this.name, this.current) : this.name;
     this.saving = true;
     this.pipelineError = null;
     try {
-      await this.#service.savePipeline(projectId, pipeline);
-      if (this.projectId === projectId) this.savedPipeline = pipeline;
+      const saved = await this.#service.savePipeline(projectId, { ...(replacing ? { id: replacing } : {}), name, spec: this.pipeline });
+      if (this.projectId !== projectId) return true;
+      this.pipelines = [...this.pipelines.filter((p) => p.id !== saved.id), saved].sort((a, b) => a.name.localeCompare(b.name));
+      // Save-as leaves the original's edits behind: the original stays as it was saved.
+      this.#drafts.delete(draftKey);
+      this.currentId = saved.id;
+      this.name = saved.name;
+      this.pipeline = saved.spec;
       return true;
     } catch (err) {
       this.pipelineError = describeError(err);
@@ -196,10 +306,42 @@ export class AugmentState {
     }
   }
 
-  /** Back to the saved pipeline (the empty one when none is saved). */
-  revertPipeline(): void {
-    this.pipeline = this.savedPipeline ?? EMPTY_PIPELINE;
+  /** Deletes the saved pipeline on screen and opens another (runs that used it keep their copy). */
+  async deletePipeline(projectId: string): Promise<boolean> {
+    const id = this.currentId;
+    if (id === null) return false;
     this.pipelineError = null;
+    try {
+      await this.#service.deletePipeline(projectId, id);
+      if (this.projectId !== projectId) return true;
+      this.pipelines = this.pipelines.filter((p) => p.id !== id);
+      this.#drafts.delete(id);
+      this.#show(this.pipelines[0] ?? null);
+      return true;
+    } catch (err) {
+      this.pipelineError = describeError(err);
+      return false;
+    }
+  }
+
+  /** Back to the saved pipeline on screen (the empty one for a new pipeline). */
+  revertPipeline(): void {
+    this.#drafts.delete(this.currentId ?? NEW_DRAFT);
+    const saved = this.current;
+    this.pipeline = saved?.spec ?? EMPTY_PIPELINE;
+    this.name = saved?.name ?? this.name;
+    this.pipelineError = null;
+  }
+
+  /** Asks where previews and rebalancing run now (the backend may have changed since). */
+  async #place(): Promise<AugmentPlacement> {
+    try {
+      this.placement = await this.#service.placement();
+    } catch (err) {
+      // The compute worker could not say: the CPU kernels in the data worker always can.
+      this.placement = { where: 'cpu', reason: `on the CPU kernels: the compute worker could not say where (${describeError(err).message})` };
+    }
+    return this.placement;
   }
 
   /** Draws the pipeline on each (sample, seed) pair; a newer call supersedes this one. */
@@ -207,7 +349,8 @@ export class AugmentState {
     const ticket = ++this.#previewTicket;
     this.previewing = true;
     try {
-      const results = await this.#service.preview({ projectId, sampleIds, pipeline: this.pipeline, seeds });
+      const { where } = await this.#place();
+      const results = await this.#service.preview({ projectId, sampleIds, pipeline: this.pipeline, seeds }, where);
       if (ticket !== this.#previewTicket || this.projectId !== projectId) return;
       this.previews = results;
       this.previewError = null;
@@ -233,10 +376,11 @@ export class AugmentState {
     this.lastRebalance = null;
     try {
       const total = req.targets.reduce((a, t) => a + t.count, 0);
+      const { where } = await this.#place();
       const result = await this.#jobs.start(
         'augment',
         `Augment ${total} samples from ${this.#versionName(req.versionId)}`,
-        (jobId, onProgress) => this.#service.rebalance(jobId, req, onProgress),
+        (jobId, onProgress) => this.#service.rebalance(jobId, req, where, onProgress),
         { subject: req.projectId, cancel: (jobId) => this.#service.cancel(jobId) },
       );
       if (this.projectId !== req.projectId) return result.ok;

@@ -2,15 +2,19 @@ import { proxy } from 'comlink';
 import { getContext, setContext } from 'svelte';
 import { describeError } from '../../lib/jobs/errors';
 import type { ProgressFn } from '../../lib/jobs/progress';
-// Type-only: models.ts and train.ts import tfjs, which must stay out of the main thread's bundle.
+// Type-only: models.ts, train.ts and the augmentation hook import tfjs, which must stay out
+// of the main thread's bundle.
+import type { AugmentationReport } from '../../lib/augment/report';
+import type { TrainPreview, TrainPreviewRequest } from '../../lib/augment/train-preview';
 import type { ModelKind } from '../../lib/train/models';
+import type { RunAugmentation } from '../../lib/train/runs';
 import type { EpochMetrics, StepMetrics, TrainConfig } from '../../lib/train/train';
 import { Smoother, stepX, type StepPoint } from '../train/curves';
 import { defaultForm, type TrainForm } from '../train/train-form';
 import type { Job, JobError, JobManager } from './jobs.svelte';
 import type { StudioState } from './studio.svelte';
 
-export type { EpochMetrics, StepMetrics, TrainConfig };
+export type { AugmentationReport, EpochMetrics, RunAugmentation, StepMetrics, TrainConfig, TrainPreview, TrainPreviewRequest };
 
 export interface ModelChoice {
   kind: ModelKind;
@@ -44,6 +48,10 @@ export interface TrainRunSummary {
   /** The trained model's id once the run is done. */
   modelId: string | null;
   error: JobError | null;
+  /** The saved pipeline the run augments with (copied into the run), or null for none. */
+  augmentation: RunAugmentation | null;
+  /** Which path the augmentation ran on and what fell back to the CPU, as of the last epoch. */
+  augmentationReport: AugmentationReport | null;
 }
 
 export interface TrainRequest {
@@ -56,6 +64,8 @@ export interface TrainRequest {
   versionId: number;
   model: ModelChoice;
   config: TrainConfig;
+  /** A saved pipeline of the project to augment every batch with; null for none. */
+  augmentation: { pipelineId: string } | null;
 }
 
 /** What the Train page needs of the compute worker. `onMetrics` arrives as a Comlink proxy. */
@@ -75,6 +85,8 @@ export interface TrainService {
   ): Promise<TrainRunSummary>;
   /** Newest first. */
   listRuns(projectId: string): Promise<TrainRunSummary[]>;
+  /** The first batch of epoch 1 under a pipeline, as a run with these settings will see it. */
+  previewAugmentation(req: TrainPreviewRequest): Promise<TrainPreview>;
   cancel(jobId: string): Promise<unknown>;
 }
 
@@ -148,6 +160,14 @@ export class TrainState {
   selectedRunId = $state<string | null>(null);
   /** The form's values live here so they survive a visit to another page. */
   form = $state<TrainForm>(defaultForm('lenet'));
+  /** The augmentation preview of the form's pipeline, seed and batch size. */
+  preview = $state.raw<TrainPreview | null>(null);
+  /** What `preview` was drawn for, so the page can tell a stale one. */
+  previewKey = $state<string | null>(null);
+  previewing = $state(false);
+  previewError = $state<JobError | null>(null);
+  /** Only the newest preview request may land: an older, slower one would show stale images. */
+  #previewTicket = 0;
 
   readonly #service: TrainService;
   readonly #jobs: JobManager;
@@ -197,11 +217,47 @@ export class TrainState {
     }
   }
 
+  /** Draws the preview for `req` (whose identity is `key`, see previewKey); a newer call supersedes this one. */
+  async refreshPreview(req: TrainPreviewRequest, key: string): Promise<void> {
+    const ticket = ++this.#previewTicket;
+    this.previewing = true;
+    try {
+      const preview = await this.#service.previewAugmentation(req);
+      if (ticket !== this.#previewTicket) return;
+      this.preview = preview;
+      this.previewKey = key;
+      this.previewError = null;
+    } catch (err) {
+      if (ticket !== this.#previewTicket) return;
+      this.preview = null;
+      this.previewKey = key;
+      this.previewError = describeError(err);
+    } finally {
+      if (ticket === this.#previewTicket) this.previewing = false;
+    }
+  }
+
+  /** Forgets the preview (no pipeline chosen). */
+  clearPreview(): void {
+    this.#previewTicket++;
+    this.preview = null;
+    this.previewKey = null;
+    this.previewError = null;
+    this.previewing = false;
+  }
+
   /** Trains a new run as a job; resolves when it ends (done, failed or cancelled). */
-  async start(projectId: string, versionId: number, model: ModelChoice, config: TrainConfig, title: string): Promise<void> {
+  async start(
+    projectId: string,
+    versionId: number,
+    model: ModelChoice,
+    config: TrainConfig,
+    augmentation: TrainRequest['augmentation'],
+    title: string,
+  ): Promise<void> {
     if (this.activeJob) return;
     const runId = crypto.randomUUID();
-    const req: TrainRequest = { runId, projectId, versionId, model, config };
+    const req: TrainRequest = { runId, projectId, versionId, model, config, augmentation };
     await this.#run(new LiveRun(runId, projectId, config), title, (jobId, onProgress, onMetrics) =>
       this.#service.startTraining(jobId, req, onProgress, onMetrics),
     );
@@ -278,6 +334,11 @@ export class TrainState {
     });
     if (this.runsProjectId === live.projectId) await this.refreshRuns(live.projectId);
   }
+}
+
+/** Which preview a request draws for a pipeline of `pipelineHash`: equal keys, equal images. */
+export function previewKey(req: TrainPreviewRequest, pipelineHash: string): string {
+  return [req.projectId, req.versionId, req.pipelineId, pipelineHash, req.seed, req.batchSize, req.count].join('|');
 }
 
 const TRAIN_KEY = Symbol('hearth.train');

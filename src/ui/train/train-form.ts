@@ -34,6 +34,8 @@ export interface TrainForm {
   gamma: NumberField;
   warmupEpochs: NumberField;
   seed: NumberField;
+  /** A saved augmentation pipeline of the project, or null for none. */
+  augmentPipelineId: string | null;
 }
 
 export type FormErrors = Partial<Record<keyof TrainForm, string>>;
@@ -42,6 +44,8 @@ export type FormErrors = Partial<Record<keyof TrainForm, string>>;
 export interface DatasetFacts {
   /** Labeled samples in the train split. */
   trainCount: number;
+  /** Ids of the project's saved augmentation pipelines, when known. */
+  pipelineIds?: readonly string[];
 }
 
 export const MODEL_INFO: Record<ModelKind, { label: string; blurb: string }> = {
@@ -103,6 +107,7 @@ export function defaultForm(kind: ModelKind, seed: NumberField = DEFAULT_SEED): 
     gamma: 0.1,
     warmupEpochs: d.warmupEpochs,
     seed,
+    augmentPipelineId: null,
   };
 }
 
@@ -111,9 +116,13 @@ export function optimizerDefaults(kind: OptimizerKind): { lr: number; weightDeca
   return { lr: kind === 'sgd' ? SGD_DEFAULTS.lr : ADAM_DEFAULTS.lr, weightDecay: WEIGHT_DECAY_DEFAULT[kind] };
 }
 
-/** The form that would run `config` again (the "Use these settings" of a past run). */
-export function formFromConfig(kind: ModelKind, widthMultiplier: number | undefined, config: TrainConfig): TrainForm {
+/**
+ * The form that would run `config` again (the "Use these settings" of a past run), with
+ * the run's saved pipeline when it still exists (`augmentPipelineId`, or null).
+ */
+export function formFromConfig(kind: ModelKind, widthMultiplier: number | undefined, config: TrainConfig, augmentPipelineId: string | null = null): TrainForm {
   const form = defaultForm(kind, config.seed);
+  form.augmentPipelineId = augmentPipelineId;
   form.widthMultiplier = widthMultiplier ?? DEFAULT_WIDTH_MULTIPLIER;
   form.epochs = config.epochs;
   form.batchSize = config.batchSize;
@@ -149,7 +158,9 @@ function isNum(v: NumberField): v is number {
   return typeof v === 'number' && Number.isFinite(v);
 }
 
-export type FormResult = { ok: true; model: ModelChoice; config: TrainConfig } | { ok: false; errors: FormErrors };
+export type FormResult =
+  | { ok: true; model: ModelChoice; config: TrainConfig; augmentation: { pipelineId: string } | null }
+  | { ok: false; errors: FormErrors };
 
 /**
  * Checks every field that matters for the chosen optimizer and schedule, and builds the
@@ -178,6 +189,9 @@ export function validateForm(f: TrainForm, data: DatasetFacts | null): FormResul
   }
   if (!isNum(seed) || !Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) {
     errors.seed = `Enter a whole-number seed from 0 to ${MAX_SEED}, or press Random.`;
+  }
+  if (f.augmentPipelineId !== null && data?.pipelineIds && !data.pipelineIds.includes(f.augmentPipelineId)) {
+    errors.augmentPipelineId = 'That pipeline is no longer saved in this project: pick another one, or None.';
   }
   if (f.modelKind === 'mobilenet-v1') {
     const w = f.widthMultiplier;
@@ -226,7 +240,8 @@ export function validateForm(f: TrainForm, data: DatasetFacts | null): FormResul
     f.modelKind === 'mobilenet-v1' && isNum(f.widthMultiplier)
       ? { kind: f.modelKind, widthMultiplier: f.widthMultiplier }
       : { kind: f.modelKind };
-  return { ok: true, model, config: { epochs, batchSize, optimizer, weightDecay, schedule, seed } };
+  const augmentation = f.augmentPipelineId === null ? null : { pipelineId: f.augmentPipelineId };
+  return { ok: true, model, config: { epochs, batchSize, optimizer, weightDecay, schedule, seed }, augmentation };
 }
 
 /** 0.05 → "0.05", 0.0005 → "5e-4": the way people write rates and decays. */
