@@ -1,7 +1,7 @@
 import { mount } from 'svelte';
 import './ui/app.css';
 import App from './ui/App.svelte';
-import { savedForcedBackend } from './ui/state/compute.svelte';
+import { savedForcedBackend } from './ui/compute/compute.svelte';
 import { registerServiceWorker } from './ui/register-sw';
 import { ComputeClient } from './worker-client/compute-client';
 import { dataClient } from './worker-client/data-client';

@@ -10,7 +10,7 @@ import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-si
 import wasmThreadedSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { chooseFastest, describeWebGpuAdapter, probeBackends, useBackend, type BackendName, type BackendReport, type ProbeOptions } from '$lib/compute/backends';
 import { configureWasmPaths, tf } from '$lib/compute/register';
-import type { Slice } from '$lib/analysis/slices';
+import type { Slice } from '$lib/evaluate/slices';
 import {
   evaluateStored,
   getSlices,
@@ -20,13 +20,13 @@ import {
   saveSlices,
   type EvalSplit,
   type SaliencyMethod,
-} from '$lib/analysis/evaluations';
+} from '$lib/evaluate/evaluations';
 import { gpuApplier } from '$lib/augment/gpu/applier';
 import type { PipelineSpec } from '$lib/augment/pipeline';
 import { augmentPlacement, type AugmentPlacement } from '$lib/augment/placement';
 import { previewPipeline, type PreviewRequest } from '$lib/augment/preview';
 import { runAugmentRebalance, type AugmentTarget } from '$lib/augment/rebalance-augment';
-import { previewTrainingAugmentation, type TrainPreviewRequest } from '$lib/augment/train-preview';
+import { previewTrainingAugmentation, type TrainPreviewRequest } from '$lib/train/augment-preview';
 import { getExport, listExports, overrideExportBlock, runExport, type ExportRequest } from '$lib/export/export-job';
 import { JobRegistry } from '$lib/jobs/registry';
 import { getLabelSession, retrainWithLabels, saveRoundLabels, selectForLabeling, selfSupervisedStart } from '$lib/select/session';

@@ -26,7 +26,7 @@ import {
   resumeSampleDataset,
 } from '../src/lib/data/samples/load';
 import { JobRegistry } from '../src/lib/jobs/registry';
-import type { Split } from '../src/lib/data/types';
+import type { Split } from '../src/lib/storage/records';
 import { analyzeVersion } from '../src/lib/analysis/analyze-job';
 import {
   countCells,

@@ -1,11 +1,11 @@
 import type { ComputeClient } from '../worker-client/compute-client';
-import type { AnalyzeService } from './state/analyze.svelte';
-import type { AugmentService } from './state/augment.svelte';
-import type { DataClient } from './state/data-types';
-import type { EvaluateService } from './state/evaluate.svelte';
-import type { ExportService } from './state/export.svelte';
-import type { LabelService } from './state/label.svelte';
-import type { TrainService } from './state/train.svelte';
+import type { AnalyzeService } from './analyze/analyze.svelte';
+import type { AugmentService } from './augment/augment.svelte';
+import type { DataClient } from './shell/data-types';
+import type { EvaluateService } from './evaluate/evaluate.svelte';
+import type { ExportService } from './export/export.svelte';
+import type { LabelService } from './label/label.svelte';
+import type { TrainService } from './train/train.svelte';
 
 /**
  * The Train and Evaluate pages' services, backed by the compute worker (which owns tfjs

@@ -13,7 +13,7 @@ import { planPipeline, type PipelineSpec, type PlannedStep } from '../../src/lib
 import { TRANSFORMS } from '../../src/lib/augment/registry';
 import type { ImageU8 } from '../../src/lib/augment/types';
 import { Rng } from '../../src/lib/data/rng';
-import type { InputSpec } from '../../src/lib/data/types';
+import type { InputSpec } from '../../src/lib/storage/records';
 import { createProject } from '../../src/lib/storage/projects';
 import { getSamples, putSamples, type NewSample } from '../../src/lib/storage/samples';
 import { openHearthDb, type HearthDb } from '../../src/lib/storage/schema';

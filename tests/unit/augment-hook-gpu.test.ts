@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installDawnGpu } from './helpers/dawn';
 import { Rng } from '../../src/lib/data/rng';
 import type { PipelineSpec } from '../../src/lib/augment/pipeline';
-import type { InputSpec } from '../../src/lib/data/types';
+import type { InputSpec } from '../../src/lib/storage/records';
 import { openHearthDb, type HearthDb } from '../../src/lib/storage/schema';
 import { createProject } from '../../src/lib/storage/projects';
 import { putSamples, type NewSample } from '../../src/lib/storage/samples';
@@ -22,12 +22,12 @@ if (!dawn.ok) console.warn(`augment-hook-gpu: GPU tests skipped: ${dawn.reason}`
 // tfjs' WebGPU backend registers only if navigator.gpu exists when it is imported.
 const { tf } = await import('../../src/lib/compute/register');
 const { useBackend } = await import('../../src/lib/compute/backends');
-const { augmentationHook } = await import('../../src/lib/augment/train-hook');
+const { augmentationHook } = await import('../../src/lib/train/augment-hook');
 const { buildModel } = await import('../../src/lib/train/models');
 const { trainModel } = await import('../../src/lib/train/train');
 const deviceModule = await import('../../src/lib/augment/gpu/device');
 type HookBatch = import('../../src/lib/train/train').HookBatch;
-type AugmentationReport = import('../../src/lib/augment/train-hook').AugmentationReport;
+type AugmentationReport = import('../../src/lib/train/augment-hook').AugmentationReport;
 
 /** SwiftShader compiles every WGSL program on the CPU: the first run of a pipeline takes seconds. */
 const GPU_TEST_TIMEOUT_MS = 240_000;

@@ -2,7 +2,7 @@ import 'fake-indexeddb/auto';
 import { describe, expect, it } from 'vitest';
 import type { PipelineSpec } from '../../src/lib/augment/pipeline';
 import { previewPipeline } from '../../src/lib/augment/preview';
-import type { InputSpec } from '../../src/lib/data/types';
+import type { InputSpec } from '../../src/lib/storage/records';
 import { createProject } from '../../src/lib/storage/projects';
 import { putSamples } from '../../src/lib/storage/samples';
 import { openHearthDb } from '../../src/lib/storage/schema';

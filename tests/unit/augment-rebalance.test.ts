@@ -18,7 +18,7 @@ import {
 import { TRANSFORMS } from '../../src/lib/augment/registry';
 import { fitToInput } from '../../src/lib/augment/apply';
 import { Rng } from '../../src/lib/data/rng';
-import type { InputSpec, Provenance, SampleRecord } from '../../src/lib/data/types';
+import type { InputSpec, Provenance, SampleRecord } from '../../src/lib/storage/records';
 import { CancelledError } from '../../src/lib/jobs/errors';
 import type { CancelToken, Progress } from '../../src/lib/jobs/progress';
 import { openHearthDb, type HearthDb } from '../../src/lib/storage/schema';

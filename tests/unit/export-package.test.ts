@@ -1,6 +1,6 @@
 import { strFromU8, strToU8, unzipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
-import type { InputSpec } from '../../src/lib/data/types';
+import type { InputSpec } from '../../src/lib/storage/records';
 import { estimateArena } from '../../src/lib/export/arena';
 import {
   ARDUINO_TFLM_DEPENDENCY,

@@ -6,7 +6,7 @@ import { matchCsvRow } from '../../src/lib/data/import/import-job';
 import { classifyPaths, type DroppedEntry } from '../../src/lib/data/import/paths';
 import { rgbaToInput } from '../../src/lib/data/import/pixels';
 import { MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE_PX, sniffImage, type ImageFormat } from '../../src/lib/data/import/sniff';
-import type { InputSpec, SampleMeta } from '../../src/lib/data/types';
+import type { InputSpec, SampleMeta } from '../../src/lib/storage/records';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/import');
 const read = (rel: string): Uint8Array => new Uint8Array(readFileSync(join(FIXTURES, rel)));

@@ -9,7 +9,7 @@ import {
   type ModelBiasInput,
   type ModelBiasReport,
 } from '../../src/lib/analysis/model-bias';
-import type { DatasetVersion } from '../../src/lib/data/types';
+import type { DatasetVersion } from '../../src/lib/storage/records';
 
 type Pair = [y: number, yHat: number];
 

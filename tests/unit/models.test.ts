@@ -7,7 +7,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../src/lib/compute/backends';
 import { tf } from '../../src/lib/compute/register';
 import { Rng } from '../../src/lib/data/rng';
-import type { Channels, InputSpec } from '../../src/lib/data/types';
+import type { Channels, InputSpec } from '../../src/lib/storage/records';
 import {
   buildModel,
   mobileNetStrides,

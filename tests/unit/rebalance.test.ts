@@ -11,7 +11,7 @@ import {
   savePlan,
   type PlanCell,
 } from '../../src/lib/analysis/rebalance';
-import { PROVENANCE_KINDS, SPLITS, type DatasetVersion, type ProvenanceKind, type Split } from '../../src/lib/data/types';
+import { PROVENANCE_KINDS, SPLITS, type DatasetVersion, type ProvenanceKind, type Split } from '../../src/lib/storage/records';
 import { openHearthDb, type HearthDb } from '../../src/lib/storage';
 
 interface Block {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../src/lib/compute/backends';
 import { tf } from '../../src/lib/compute/register';
 import { Rng } from '../../src/lib/data/rng';
-import type { InputSpec } from '../../src/lib/data/types';
+import type { InputSpec } from '../../src/lib/storage/records';
 import { buildModel, type HearthModel } from '../../src/lib/train/models';
 import {
   gradCam,
@@ -15,7 +15,7 @@ import {
   smoothGrad,
   vanillaGradient,
   type SaliencyMap,
-} from '../../src/lib/train/saliency';
+} from '../../src/lib/evaluate/saliency';
 
 const MNIST: InputSpec = { width: 28, height: 28, channels: 1, resize: 'stretch' };
 const CIFAR: InputSpec = { width: 32, height: 32, channels: 3, resize: 'stretch' };

@@ -11,7 +11,7 @@ import {
   type Slice,
   type SlicePredicate,
   type SliceSample,
-} from '../../src/lib/analysis/slices';
+} from '../../src/lib/evaluate/slices';
 import { computeImageStats, EDGE_MAGNITUDE_THRESHOLD, opencvHue } from '../../src/lib/analysis/image-stats';
 
 function sample(label: string | null, predicted: string, more: Partial<SliceSample> = {}): SliceSample {

@@ -29,7 +29,7 @@ import {
   type Project,
 } from '../../src/lib/storage';
 import { runTx } from '../../src/lib/storage/tx';
-import type { Provenance, Split } from '../../src/lib/data/types';
+import type { Provenance, Split } from '../../src/lib/storage/records';
 
 const INPUT = { width: 2, height: 2, channels: 1 as const, resize: 'stretch' as const };
 

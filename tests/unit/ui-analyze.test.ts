@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { findNearDuplicates } from '../../src/lib/analysis/duplicates';
 import { PHASH_WORDS } from '../../src/lib/analysis/phash';
 import { Rng } from '../../src/lib/data/rng';
-import type { Split } from '../../src/lib/data/types';
+import type { Split } from '../../src/lib/storage/records';
 import { resolveLeaks } from '../../src/lib/storage/remove';
 import { groupKey, leakCopies, withoutSamples, type DuplicatesReport } from '../../src/ui/analyze/leaks';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { modelBias, type ModelBiasInput } from '../../src/lib/analysis/model-bias';
-import type { SliceResult } from '../../src/lib/analysis/slices';
+import type { SliceResult } from '../../src/lib/evaluate/slices';
 import { BOARDS } from '../../src/lib/export/boards';
 import type { ExportReport, GroupComparisonReport, SplitComparison } from '../../src/lib/export/export-job';
 import {

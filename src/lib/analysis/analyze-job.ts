@@ -7,7 +7,7 @@
  * per-sample statistics (SampleStatColumns: 30 bytes a sample, 2.1 MB for 70,000) and the
  * version's columns, which the report returns.
  */
-import type { InputSpec, SamplePixels, Split } from '../data/types';
+import type { InputSpec, SamplePixels, Split } from '../storage/records';
 import { InvalidInputError } from '../jobs/errors';
 import { NEVER_CANCELLED, ProgressReporter, type CancelToken, type ProgressFn } from '../jobs/progress';
 import { getProject } from '../storage/projects';

@@ -25,7 +25,7 @@
  *
  * Every metric that cannot be computed is `{ value: undefined, reason }`, never NaN.
  */
-import { SPLITS, type DatasetVersion, type Split } from '../data/types';
+import { SPLITS, type DatasetVersion, type Split } from '../storage/records';
 import { InvalidInputError } from '../jobs/errors';
 import { FOUR_FIFTHS_HIGH, FOUR_FIFTHS_LOW, ONLY_ONE_GROUP_REASON, type DisparateImpactMetric, type Metric } from './model-bias';
 import { nmi } from './nmi';

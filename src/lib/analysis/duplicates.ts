@@ -39,7 +39,7 @@
  * all pairs. Samples with identical signatures (hash, and thumbnail when given) are folded
  * first, so a thousand copies of one blank image cost one unit, not half a million pairs.
  */
-import { SPLITS, type Split } from '../data/types';
+import { SPLITS, type Split } from '../storage/records';
 import { InvalidInputError } from '../jobs/errors';
 import { NEVER_CANCELLED, ProgressReporter, type CancelToken, type ProgressFn } from '../jobs/progress';
 import { getProject } from '../storage/projects';

@@ -12,7 +12,7 @@
  * - Sobel 3×3 with the border reflected without repeating the edge pixel
  *   (`cv2.BORDER_REFLECT_101`, OpenCV's default).
  */
-import type { Channels } from '../data/types';
+import type { Channels } from '../storage/records';
 import { InvalidInputError } from '../jobs/errors';
 
 export const IMAGE_STAT_NAMES = [

@@ -28,7 +28,7 @@
  * denominator) is `{ value: undefined, reason }`, never NaN or Infinity: the UI shows the
  * reason instead of a number that looks like a result.
  */
-import type { DatasetVersion } from '../data/types';
+import type { DatasetVersion } from '../storage/records';
 import { InvalidInputError } from '../jobs/errors';
 
 /** A number, or why there is none. */

@@ -32,7 +32,7 @@
  * images side by side in one Uint32Array (`[hi0, lo0, hi1, lo1, …]`): no BigInt allocation,
  * and the Hamming distance is two popcounts.
  */
-import type { Channels } from '../data/types';
+import type { Channels } from '../storage/records';
 import { lumaPlane } from './image-stats';
 
 /** Side of the plane the DCT runs on. */

@@ -19,7 +19,7 @@
  *    (a class with 44 images short of 4,900), and only a conditional generator can add
  *    that much variety.
  */
-import { SPLITS, type DatasetVersion, type Split } from '../data/types';
+import { SPLITS, type DatasetVersion, type Split } from '../storage/records';
 import { InvalidInputError } from '../jobs/errors';
 import type { HearthDb } from '../storage/schema';
 import { getSetting, setSetting } from '../storage/settings';

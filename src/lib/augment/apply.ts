@@ -5,7 +5,7 @@
  * (gpu/applier.ts, in the compute worker, which owns the GPU) — and gives the same bytes
  * either way wherever the GPU kernels are exact.
  */
-import type { InputSpec } from '../data/types';
+import type { InputSpec } from '../storage/records';
 import { InvalidInputError } from '../jobs/errors';
 import { resizeU8 } from './geometry';
 import { applyPlanCpu, type PlannedStep } from './pipeline';

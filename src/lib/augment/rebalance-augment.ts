@@ -20,11 +20,11 @@
  * and the rest are the same bytes the first run would have written.
  *
  * Mixing transforms (mixup, cutmix) are refused here: they give soft labels, which a
- * stored sample with one label cannot hold. The training hook (train-hook.ts) applies them
+ * stored sample with one label cannot hold. The training hook (train/augment-hook.ts) applies them
  * on the fly instead.
  */
 import { Rng } from '../data/rng';
-import { PROVENANCE_KINDS, SPLITS, type DatasetVersion, type Recipe } from '../data/types';
+import { PROVENANCE_KINDS, SPLITS, type DatasetVersion, type Recipe } from '../storage/records';
 import { InvalidInputError } from '../jobs/errors';
 import { NEVER_CANCELLED, ProgressReporter, type CancelToken, type ProgressFn } from '../jobs/progress';
 import { cellKey, type RebalancePlan } from '../analysis/rebalance';

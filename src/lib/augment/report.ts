@@ -1,7 +1,7 @@
 /**
  * What the training hook reports about a run's augmentation, and how it reads in a line:
  * tfjs-free, so the Train page can word a run's record the same way the job's progress
- * messages do (the hook itself, train-hook.ts, runs in the compute worker with tfjs).
+ * messages do (the hook itself, train/augment-hook.ts, runs in the compute worker with tfjs).
  */
 import type { CpuFallback } from './gpu/execute';
 

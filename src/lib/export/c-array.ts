@@ -7,7 +7,7 @@
  * The headers are C++ (alignas, constexpr): every TFLM application is C++.
  */
 import { InvalidInputError } from '../jobs/errors';
-import type { ExportInput, ExportOutput } from './package';
+import type { ExportInput, ExportOutput } from './contract';
 import { INPUT_SCALE, INPUT_ZERO_POINT } from './qgraph';
 
 /** `xxd -i` writes 12 bytes per line. */

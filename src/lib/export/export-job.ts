@@ -15,11 +15,11 @@
  * overrides it explicitly; the override is recorded.
  */
 import { tf } from '../compute/register';
-import { modelBiasOf, getSlices, sliceSamples } from '../analysis/evaluations';
+import { modelBiasOf, getSlices, sliceSamples } from '../evaluate/evaluations';
 import type { ModelBiasReport } from '../analysis/model-bias';
-import { evaluateSlices, type Slice, type SliceResult } from '../analysis/slices';
+import { evaluateSlices, type Slice, type SliceResult } from '../evaluate/slices';
 import { Rng } from '../data/rng';
-import type { DatasetVersion, RunRecord } from '../data/types';
+import type { DatasetVersion, RunRecord } from '../storage/records';
 import { InvalidInputError, NotFoundError } from '../jobs/errors';
 import { NEVER_CANCELLED, ProgressReporter, type CancelToken, type ProgressFn } from '../jobs/progress';
 import type { HearthDb } from '../storage/schema';
@@ -28,7 +28,7 @@ import { getProject } from '../storage/projects';
 import { getVersion } from '../storage/versions';
 import { labeledIndices, streamBatches } from '../train/batches';
 import { modelArtifacts } from '../train/checkpoint';
-import { confusionStats } from '../train/evaluate';
+import { confusionStats } from '../evaluate/evaluate';
 import { pixelsToInput } from '../train/models';
 import { loadStoredModel } from '../train/runs';
 import { estimateArena, type ArenaEstimate } from './arena';

@@ -7,7 +7,7 @@
  * 'label-session'), which is what the Label page's chart is drawn from.
  */
 import { tf } from '../compute/register';
-import type { DatasetVersion, RunRecord } from '../data/types';
+import type { DatasetVersion, RunRecord } from '../storage/records';
 import { InvalidInputError, NotFoundError } from '../jobs/errors';
 import { NEVER_CANCELLED, ProgressReporter, type CancelToken, type ProgressFn } from '../jobs/progress';
 import { getProject } from '../storage/projects';
@@ -15,7 +15,7 @@ import { getPixels } from '../storage/samples';
 import type { HearthDb } from '../storage/schema';
 import { createVersion, latestVersion } from '../storage/versions';
 import { labeledIndices } from '../train/batches';
-import { evaluateModel } from '../train/evaluate';
+import { evaluateModel } from '../evaluate/evaluate';
 import type { ModelSpec } from '../train/models';
 import { listModels, loadStoredModel, summarizeRun } from '../train/runs';
 import { trainModel, type TrainConfig } from '../train/train';

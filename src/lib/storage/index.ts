@@ -25,4 +25,4 @@ export {
 export { getSetting, setSetting } from './settings';
 export { storageInfo, requestPersistence, type StorageInfo } from './quota';
 export { mapStorageError } from './tx';
-export type * from '../data/types';
+export type * from './records';

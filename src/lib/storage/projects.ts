@@ -1,5 +1,5 @@
 import { InvalidInputError, NotFoundError } from '../jobs/errors';
-import type { Project } from '../data/types';
+import type { Project } from './records';
 import type { HearthDb } from './schema';
 import { prefixRange } from './stores';
 import { runTx } from './tx';

@@ -19,7 +19,7 @@
  * What a model trained on an older version needs to be reproduced is recorded in its run
  * (version id, seed, config); re-running it on a version with removed samples fails loudly.
  */
-import type { DatasetVersion, Recipe, Split } from '../data/types';
+import type { DatasetVersion, Recipe, Split } from './records';
 import { InvalidInputError } from '../jobs/errors';
 import type { HearthDb } from './schema';
 import { runTx } from './tx';

@@ -1,5 +1,5 @@
 import { InvalidInputError, NotFoundError } from '../jobs/errors';
-import type { Project, SampleMeta, SamplePixels, SampleRecord } from '../data/types';
+import type { Project, SampleMeta, SamplePixels, SampleRecord } from './records';
 import type { HearthDb } from './schema';
 import type { Store } from './stores';
 import { runTx } from './tx';

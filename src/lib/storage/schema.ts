@@ -8,7 +8,7 @@ import type {
   SampleMeta,
   SamplePixels,
   StagedFile,
-} from '../data/types';
+} from './records';
 
 /**
  * The one IndexedDB schema of Hearth. Every store is written by the repositories in

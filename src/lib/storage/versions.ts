@@ -6,7 +6,7 @@ import {
   type ProvenanceKind,
   type Recipe,
   type Split,
-} from '../data/types';
+} from './records';
 import type { HearthDb } from './schema';
 import type { Store } from './stores';
 import { runTx } from './tx';

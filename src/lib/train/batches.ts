@@ -4,7 +4,7 @@
  * 60,000-image RGB project at 96×96 is 1.6 GB of pixels, far beyond a tab's budget.
  */
 import { Rng } from '../data/rng';
-import { SPLITS, type DatasetVersion, type Split } from '../data/types';
+import { SPLITS, type DatasetVersion, type Split } from '../storage/records';
 import { InvalidInputError } from '../jobs/errors';
 import type { HearthDb } from '../storage/schema';
 import { getPixels } from '../storage/samples';

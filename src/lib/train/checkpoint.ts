@@ -13,7 +13,7 @@
  * when the run finishes, its checkpoints are deleted and the final model is what remains.
  */
 import { tf } from '../compute/register';
-import type { ModelRecord } from '../data/types';
+import type { ModelRecord } from '../storage/records';
 import { InvalidInputError, NotFoundError } from '../jobs/errors';
 import type { HearthDb } from '../storage/schema';
 import { runTx } from '../storage/tx';

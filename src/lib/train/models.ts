@@ -13,7 +13,7 @@
  */
 import { tf } from '../compute/register';
 import { Rng } from '../data/rng';
-import type { InputSpec } from '../data/types';
+import type { InputSpec } from '../storage/records';
 import { InvalidInputError } from '../jobs/errors';
 
 export type ModelKind = 'lenet' | 'resnet-small' | 'mobilenet-v1';

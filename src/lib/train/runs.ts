@@ -6,8 +6,8 @@
 import { getSavedPipeline } from '../augment/pipelines';
 import type { PipelineSpec } from '../augment/pipeline';
 import { describeAugmentation, type AugmentationReport } from '../augment/report';
-import { augmentationHook } from '../augment/train-hook';
-import type { ModelRecord, RunRecord } from '../data/types';
+import { augmentationHook } from './augment-hook';
+import type { ModelRecord, RunRecord } from '../storage/records';
 import { describeError, InvalidInputError, NotFoundError } from '../jobs/errors';
 import type { CancelToken, ProgressFn } from '../jobs/progress';
 import { getProject } from '../storage/projects';

@@ -13,13 +13,13 @@ import { tf } from '../compute/register';
 import { describeError, InvalidInputError, isCancelled, NotFoundError } from '../jobs/errors';
 import { NEVER_CANCELLED, ProgressReporter, type CancelToken, type ProgressFn } from '../jobs/progress';
 import { canonicalJson } from '../data/canonical-json';
-import type { RunRecord } from '../data/types';
+import type { RunRecord } from '../storage/records';
 import type { HearthDb } from '../storage/schema';
 import { runTx } from '../storage/tx';
 import { getVersion } from '../storage/versions';
 import { batchCount, labeledIndices, streamBatches, type Batch } from './batches';
 import { deleteCheckpoints, loadCheckpoint, restoreWeights, saveCheckpoint, saveModel, type CheckpointId } from './checkpoint';
-import { predictIndices } from './evaluate';
+import { predictIndices } from './predict';
 import { pixelsToInput, type HearthModel } from './models';
 import { learningRateAt, Optimizer, validateOptimization, type OptimizerConfig, type ScheduleConfig } from './optim';
 

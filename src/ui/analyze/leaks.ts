@@ -3,7 +3,7 @@
  * in Node and shared by the Analyze page's state and components.
  */
 import type { SplitLeak } from '../../lib/analysis/duplicates';
-import type { Split } from '../../lib/data/types';
+import type { Split } from '../../lib/storage/records';
 // remove.ts is plain TypeScript over idb: no tfjs enters the main bundle through it.
 import { resolveLeaks } from '../../lib/storage/remove';
 

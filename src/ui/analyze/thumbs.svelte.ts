@@ -3,10 +3,10 @@
  * call per batch of ids not yet cached, a byte-bounded cache shared by the lists, and a
  * `draw(id)` attachment that repaints when pixels land.
  */
-import type { InputSpec } from '../../lib/data/types';
+import type { InputSpec } from '../../lib/storage/records';
 import { describeError } from '../../lib/jobs/errors';
 import { hwcToImageData, ThumbnailCache } from '../data/thumbnails';
-import type { DataClient } from '../state/data-types';
+import type { DataClient } from '../shell/data-types';
 
 /** Thumbnails are drawn at an integer upscale up to this side, so pixel art stays crisp. */
 export const THUMB_TARGET_PX = 56;

@@ -1,4 +1,4 @@
-import { PROVENANCE_KINDS, SPLITS, type DatasetVersion, type ProvenanceKind, type Split } from '../../lib/data/types';
+import { PROVENANCE_KINDS, SPLITS, type DatasetVersion, type ProvenanceKind, type Split } from '../../lib/storage/records';
 
 /** What the grid and the inspector show for one sample, read from the version's columns. */
 export interface SampleInfo {

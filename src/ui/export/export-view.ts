@@ -8,7 +8,7 @@
  * source, so a change there fails a test here instead of drifting silently.
  */
 import type { GroupStats, Metric, ModelBiasReport } from '../../lib/analysis/model-bias';
-import type { SliceResult, SliceStatus } from '../../lib/analysis/slices';
+import type { SliceResult, SliceStatus } from '../../lib/evaluate/slices';
 import type { Board } from '../../lib/export/boards';
 import type { CalibrationMethod } from '../../lib/export/calibrate';
 import type { ExportReport, ExportRequest, GroupComparisonReport, SplitComparison } from '../../lib/export/export-job';

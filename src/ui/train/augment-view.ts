@@ -5,7 +5,7 @@
 import type { SavedPipeline } from '../../lib/augment/pipelines';
 import type { PipelineSpec } from '../../lib/augment/pipeline';
 import { describeAugmentation, type AugmentationReport } from '../../lib/augment/report';
-import type { RunAugmentation } from '../state/train.svelte';
+import type { RunAugmentation } from './train.svelte';
 
 /** Images the preview strip shows from the start of the first batch. */
 export const PREVIEW_IMAGES = 8;

@@ -3,7 +3,7 @@
  * by per-step and per-epoch points, TensorBoard's debiased exponential smoothing, and
  * thinning to a bounded number of drawn points. Pure functions.
  */
-import type { EpochMetrics, StepMetrics } from '../state/train.svelte';
+import type { EpochMetrics, StepMetrics } from '../../lib/train/train';
 
 export interface Point {
   /** Position in epochs: 1.5 is half-way through the second epoch. */

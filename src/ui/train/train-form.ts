@@ -7,7 +7,14 @@
  * again; checking here first lets the form name the field instead of failing a job.
  */
 import type { ModelKind } from '../../lib/train/models';
-import type { ModelChoice, TrainConfig } from '../state/train.svelte';
+import type { TrainConfig } from '../../lib/train/train';
+
+/** The model a run trains: the architecture and, for MobileNet, its width. */
+export interface ModelChoice {
+  kind: ModelKind;
+  /** MobileNet only. */
+  widthMultiplier?: number;
+}
 
 export type OptimizerKind = TrainConfig['optimizer']['kind'];
 export type ScheduleKind = TrainConfig['schedule']['kind'];

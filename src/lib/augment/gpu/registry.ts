@@ -26,11 +26,9 @@ import type { LinearParams } from '../photometric';
 import { thresholdBinaryInvTransform, thresholdBinaryTransform } from '../threshold';
 import type { ThresholdParams } from '../threshold';
 import { toGrayTransform } from '../colour';
-import type { TransformDef } from '../types';
 import { brightnessContrastProgram } from './programs/brightness-contrast';
 import type { BrightnessContrastParams } from './programs/brightness-contrast';
 import { GPU_GLOBAL_TRANSFORMS_COLOUR, GPU_TRANSFORMS_COLOUR } from './programs/colour-index';
-import type { GpuGlobalTransform } from './programs/colour-index';
 import { GPU_TRANSFORMS_FILTER } from './programs/filter-index';
 import { flipProgram } from './programs/flip';
 import type { FlipParams as FlipProgramParams } from './programs/flip';
@@ -39,67 +37,14 @@ import type { ThresholdParams as ThresholdProgramParams } from './programs/thres
 import { toGrayProgram } from './programs/to-gray';
 import { warpAffineProgram } from './programs/warp-affine';
 import type { WarpAffineParams } from './programs/warp-affine';
-import type { GpuProgram, ImageShape } from './runner';
-
-/** A registered CPU transform's GPU kernel. */
-export interface GpuTransform {
-  /** The transform's registry name (`TransformDef.name`). */
-  transform: string;
-  program: GpuProgram<unknown>;
-  /** Maps the CPU transform's sampled params to the program's params. */
-  programParams(params: unknown, input: ImageShape): unknown;
-  /**
-   * False for sampled params the program does not implement (a warp with nearest
-   * interpolation): the caller runs that step on the CPU path. Absent means all params.
-   */
-  supports?(params: unknown, input: ImageShape): boolean;
-  /** Why `supports` says no, in words for a job's report of the steps that ran on the CPU. */
-  unsupportedReason?: string;
-}
+import { defineGpuTransform, GpuUnsupportedParamsError, type GpuGlobalTransform, type GpuTransform } from './gpu-transform';
+import type { ImageShape } from './runner';
 
 /** Two GPU kernels claim one transform: a wiring bug caught when the module loads. */
 export class GpuRegistryError extends HearthError {
   constructor(message: string) {
     super(message, 'GpuRegistryError');
   }
-}
-
-/**
- * A GPU program was handed parameters it does not implement. A routing bug in Hearth
- * (the caller should have asked `supports` first), not a problem with the user's data.
- */
-export class GpuUnsupportedParamsError extends HearthError {
-  constructor(message: string) {
-    super(message, 'GpuUnsupportedParamsError');
-  }
-}
-
-/**
- * Binds a CPU transform to a program with typed parameter mapping. The registry stores
- * transforms as `TransformDef<unknown>`, so `params` arrive as `unknown`; they are the
- * output of `transform.sample`, which is what makes the one cast below sound.
- */
-export function defineGpuTransform<C, G>(
-  transform: TransformDef<C>,
-  program: GpuProgram<G>,
-  programParams: (params: C, input: ImageShape) => G,
-  supports?: (params: C, input: ImageShape) => boolean,
-  unsupportedReason?: string,
-): GpuTransform {
-  const gpu: GpuTransform = {
-    transform: transform.name,
-    program: program as GpuProgram<unknown>,
-    programParams: (params, input) => {
-      const typed = params as C;
-      if (supports && !supports(typed, input)) {
-        throw new GpuUnsupportedParamsError(`${transform.name}: the GPU kernel does not implement these parameters; run this step on the CPU path.`);
-      }
-      return programParams(typed, input);
-    },
-  };
-  if (supports) gpu.supports = (params, input) => supports(params as C, input);
-  if (unsupportedReason) gpu.unsupportedReason = unsupportedReason;
-  return gpu;
 }
 
 const toThreshold = (inverse: boolean) => (p: ThresholdParams): ThresholdProgramParams => ({ thresh: p.threshold, maxval: p.maxValue, inverse });
@@ -160,7 +105,8 @@ export function buildGpuRegistry<T extends { transform: string }>(lists: readonl
   return map;
 }
 
-export type { GpuGlobalTransform };
+export type { GpuGlobalTransform, GpuTransform };
+export { GpuUnsupportedParamsError, defineGpuTransform };
 
 /** Every transform whose GPU kernel is one runner program, keyed by registry name. */
 export const GPU_TRANSFORMS: ReadonlyMap<string, GpuTransform> = buildGpuRegistry([GPU_TRANSFORMS_CORE, GPU_TRANSFORMS_COLOUR, GPU_TRANSFORMS_FILTER]);

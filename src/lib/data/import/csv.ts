@@ -4,7 +4,7 @@
  * (BOM, CRLF, quoted cells with commas and newlines) and turns each unusable row into a
  * per-row error instead of failing the whole import.
  */
-import type { ImportFileError } from '../types';
+import type { ImportFileError } from '../../storage/records';
 import { CsvHeaderError, CsvRowError, CsvSyntaxError } from './errors';
 
 interface CsvRecord {

@@ -20,7 +20,7 @@ import { extendProject, insertSamples, keysOfProject, type NewSample } from '../
 import { getProject } from '../../storage/projects';
 import { insertVersion } from '../../storage/versions';
 import { runTx } from '../../storage/tx';
-import type { ImportFileError, ImportRecord, ImportStatus, Project, SampleMeta, StagedFile } from '../types';
+import type { ImportFileError, ImportRecord, ImportStatus, Project, SampleMeta, StagedFile } from '../../storage/records';
 import { parseLabelCsv, type LabelRow } from './csv';
 import { CsvRowError } from './errors';
 import { classifyPaths } from './paths';

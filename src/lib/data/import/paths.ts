@@ -5,7 +5,7 @@
  * folder's own name, use `\` on Windows, and spell accented names decomposed (NFD, as
  * macOS file systems hand them over).
  */
-import type { Split } from '../types';
+import type { Split } from '../../storage/records';
 
 /** Extensions imported as images, lower case; matching is case-insensitive (`.JPG`). */
 export const IMAGE_EXTENSIONS: readonly string[] = ['.png', '.jpg', '.jpeg', '.gif', '.bmp', '.webp'];

@@ -11,7 +11,7 @@
  * keeps thin strokes (MNIST digits) from aliasing away when a photo is shrunk to 28x28.
  */
 import { InvalidInputError } from '../../jobs/errors';
-import type { InputSpec } from '../types';
+import type { InputSpec } from '../../storage/records';
 
 /** OpenCV's RGB→gray weights (ITU-R BT.601 luma), used by cv2.COLOR_RGB2GRAY. */
 const GRAY_WEIGHT_R = 0.299;

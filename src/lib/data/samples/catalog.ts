@@ -1,6 +1,6 @@
 import { InvalidInputError } from '../../jobs/errors';
 import { Rng } from '../rng';
-import type { InputSpec, Split } from '../types';
+import type { InputSpec, Split } from '../../storage/records';
 import { parseIdx } from './idx';
 
 /**

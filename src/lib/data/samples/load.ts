@@ -5,7 +5,7 @@ import { countSamples, putSamples } from '../../storage/samples';
 import type { HearthDb } from '../../storage/schema';
 import { getSetting, setSetting } from '../../storage/settings';
 import { createVersion } from '../../storage/versions';
-import type { Project, SampleRecord } from '../types';
+import type { Project, SampleRecord } from '../../storage/records';
 import {
   MNIST_FILES,
   SAMPLE_DATASETS,

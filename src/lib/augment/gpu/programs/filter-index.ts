@@ -2,15 +2,12 @@
  * GPU kernels for the filters, resize, crop and the occlusion/mixing transforms, keyed by
  * the CPU transform's registry name. Each program takes the CPU transform's own sampled
  * params, so every adapter passes them through unchanged.
- *
- * `registry.ts` is only imported for its type: it imports this list to build the
- * registry, and a value import back would be a cycle evaluated half-way.
  */
 import { bilateralTransform, boxTransform, gaussianBlurTransform, medianTransform } from '../../filter';
 import { cropTransform, resizeTransform } from '../../geometry';
 import { cutmixTransform, cutoutTransform, mixupTransform } from '../../mixing';
 import type { TransformDef } from '../../types';
-import type { GpuTransform } from '../registry';
+import type { GpuTransform } from '../gpu-transform';
 import type { GpuProgram } from '../runner';
 import { bilateralProgram } from './bilateral';
 import { boxProgram } from './box';

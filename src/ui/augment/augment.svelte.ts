@@ -11,8 +11,8 @@ import type { AugmentTarget } from '../../lib/augment/rebalance-augment';
 import type { TransformInfo } from '../../lib/augment/registry';
 import { describeError, InvalidInputError } from '../../lib/jobs/errors';
 import type { ProgressFn } from '../../lib/jobs/progress';
-import type { JobError, JobManager } from './jobs.svelte';
-import type { StudioState } from './studio.svelte';
+import type { JobError, JobManager } from '../shell/jobs.svelte';
+import type { StudioState } from '../shell/studio.svelte';
 
 export type { TransformInfo, PreviewRequest, AugmentTarget, SavedPipeline, PipelineDraft, AugmentPlacement };
 /** One previewed image: the sample, the seed, the result and the steps that fired with their drawn params. */

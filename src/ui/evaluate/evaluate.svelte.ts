@@ -1,11 +1,11 @@
 import { getContext, setContext } from 'svelte';
 import type { Metric, ModelBiasReport } from '../../lib/analysis/model-bias';
-import type { Slice, SliceResult } from '../../lib/analysis/slices';
+import type { Slice, SliceResult } from '../../lib/evaluate/slices';
 import { describeError } from '../../lib/jobs/errors';
 import type { ProgressFn } from '../../lib/jobs/progress';
 // Type-only: saliency.ts pulls in tfjs, which must stay out of the main thread's bundle.
-import type { SaliencyMap } from '../../lib/train/saliency';
-import type { JobError, JobManager } from './jobs.svelte';
+import type { SaliencyMap } from '../../lib/evaluate/saliency';
+import type { JobError, JobManager } from '../shell/jobs.svelte';
 
 export type EvalSplit = 'val' | 'test';
 export const EVAL_SPLITS: readonly EvalSplit[] = ['val', 'test'];

@@ -20,10 +20,10 @@
  * as NULL does in SQL: `color != red` keeps only samples that have a colour. Wrap it in
  * `not` (`not color = red`) to keep the samples without one too.
  */
-import { PROVENANCE_KINDS, SPLITS, type ProvenanceKind, type Split } from '../data/types';
+import { PROVENANCE_KINDS, SPLITS, type ProvenanceKind, type Split } from '../storage/records';
 import { HearthError } from '../jobs/errors';
-import { IMAGE_STAT_NAMES, type ImageStatName } from './image-stats';
-import type { Metric } from './model-bias';
+import { IMAGE_STAT_NAMES, type ImageStatName } from '../analysis/image-stats';
+import type { Metric } from '../analysis/model-bias';
 
 export type CategoricalField = 'label' | 'predicted' | 'split' | 'provenance';
 export type OrderOp = 'lt' | 'lte' | 'gt' | 'gte';

@@ -5,14 +5,14 @@
  * reason }` (the Metric of analysis/model-bias), never NaN.
  */
 import type { Metric } from '../analysis/model-bias';
-import { tf } from '../compute/register';
-import type { DatasetVersion, Split } from '../data/types';
+import type { Split } from '../storage/records';
 import { InvalidInputError } from '../jobs/errors';
 import { NEVER_CANCELLED, ProgressReporter, type CancelToken, type ProgressFn } from '../jobs/progress';
 import type { HearthDb } from '../storage/schema';
 import { getVersion } from '../storage/versions';
-import { labeledIndices, streamBatches } from './batches';
-import { pixelsToInput, type HearthModel } from './models';
+import { labeledIndices } from '../train/batches';
+import { predictIndices } from '../train/predict';
+import type { HearthModel } from '../train/models';
 
 export interface ClassStats {
   cls: number;
@@ -89,47 +89,6 @@ export interface EvaluationResult extends ConfusionStats {
   loss: number;
   /** One entry per labeled sample of the split, in ascending sample-id order. */
   predictions: { ids: Uint32Array; predicted: Int16Array; trueLabels: Int16Array };
-}
-
-/**
- * One inference-mode pass over `indices`: per-sample predictions and the summed loss.
- * Shared by `evaluateModel` and the training loop's validation. Leaves no tensors.
- */
-export async function predictIndices(
-  db: HearthDb,
-  model: HearthModel,
-  version: DatasetVersion,
-  indices: Uint32Array,
-  batchSize: number,
-  onBatch?: (done: number) => void,
-  cancel: CancelToken = NEVER_CANCELLED,
-): Promise<{ ids: Uint32Array; predicted: Int16Array; trueLabels: Int16Array; lossSum: number }> {
-  const n = indices.length;
-  const ids = new Uint32Array(n);
-  const predicted = new Int16Array(n);
-  const trueLabels = new Int16Array(n);
-  let lossSum = 0;
-  let done = 0;
-  for await (const batch of streamBatches(db, version, { indices, batchSize })) {
-    cancel.throwIfCancelled();
-    const [argmax, lossTotal] = tf.tidy(() => {
-      const x = pixelsToInput(batch.pixels, model.spec.input);
-      const logits = model.model.apply(x, { training: false }) as tf.Tensor2D;
-      const labels = tf.tensor1d(batch.labels, 'int32');
-      const onehot = tf.oneHot(labels, model.spec.numClasses).toFloat();
-      const ce = tf.neg(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), 1));
-      return [tf.argMax(logits, 1), tf.sum(ce)];
-    });
-    const [argmaxValues, lossValue] = await Promise.all([argmax.data(), lossTotal.data()]);
-    tf.dispose([argmax, lossTotal]);
-    ids.set(batch.ids, done);
-    predicted.set(argmaxValues, done);
-    trueLabels.set(batch.labels, done);
-    lossSum += lossValue[0] as number;
-    done += batch.ids.length;
-    onBatch?.(done);
-  }
-  return { ids, predicted, trueLabels, lossSum };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { getContext, setContext } from 'svelte';
-import type { DatasetVersion, ImportRecord, Project } from '../../lib/data/types';
+import type { DatasetVersion, ImportRecord, Project } from '../../lib/storage/records';
 import { describeError } from '../../lib/jobs/errors';
 import { formatCount } from '../format';
 import type { JobError, JobManager, JobResult, JobRunner } from './jobs.svelte';

@@ -5,17 +5,17 @@
  * run's backend will take — of which the first few images are shown with what was drawn.
  */
 import { tf } from '../compute/register';
-import type { ImageU8 } from './types';
+import type { ImageU8 } from '../augment/types';
 import { InvalidInputError } from '../jobs/errors';
 import { getProject } from '../storage/projects';
 import { getPixels } from '../storage/samples';
 import type { HearthDb } from '../storage/schema';
 import { getVersion } from '../storage/versions';
-import { epochOrder, labeledIndices } from '../train/batches';
-import { pixelsToInput } from '../train/models';
-import { getSavedPipeline } from './pipelines';
-import type { AugmentationPath } from './report';
-import { augmentationHook } from './train-hook';
+import { epochOrder, labeledIndices } from './batches';
+import { pixelsToInput } from './models';
+import { getSavedPipeline } from '../augment/pipelines';
+import type { AugmentationPath } from '../augment/report';
+import { augmentationHook } from './augment-hook';
 
 /** More than this would only make the page wait: the strip shows a handful. */
 export const MAX_TRAIN_PREVIEW = 16;

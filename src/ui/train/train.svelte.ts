@@ -5,22 +5,17 @@ import type { ProgressFn } from '../../lib/jobs/progress';
 // Type-only: models.ts, train.ts and the augmentation hook import tfjs, which must stay out
 // of the main thread's bundle.
 import type { AugmentationReport } from '../../lib/augment/report';
-import type { TrainPreview, TrainPreviewRequest } from '../../lib/augment/train-preview';
+import type { TrainPreview, TrainPreviewRequest } from '../../lib/train/augment-preview';
 import type { ModelKind } from '../../lib/train/models';
 import type { RunAugmentation } from '../../lib/train/runs';
 import type { EpochMetrics, StepMetrics, TrainConfig } from '../../lib/train/train';
-import { Smoother, stepX, type StepPoint } from '../train/curves';
-import { defaultForm, type TrainForm } from '../train/train-form';
-import type { Job, JobError, JobManager } from './jobs.svelte';
-import type { StudioState } from './studio.svelte';
+import { Smoother, stepX, type StepPoint } from './curves';
+import { defaultForm, type ModelChoice, type TrainForm } from './train-form';
+export type { ModelChoice };
+import type { Job, JobError, JobManager } from '../shell/jobs.svelte';
+import type { StudioState } from '../shell/studio.svelte';
 
 export type { AugmentationReport, EpochMetrics, RunAugmentation, StepMetrics, TrainConfig, TrainPreview, TrainPreviewRequest };
-
-export interface ModelChoice {
-  kind: ModelKind;
-  /** MobileNet only. */
-  widthMultiplier?: number;
-}
 
 export type TrainMetrics = StepMetrics | EpochMetrics;
 

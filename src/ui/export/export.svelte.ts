@@ -3,9 +3,9 @@ import { getContext, setContext } from 'svelte';
 import type { ExportReport, ExportRequest } from '../../lib/export/export-job';
 import { describeError } from '../../lib/jobs/errors';
 import type { ProgressFn } from '../../lib/jobs/progress';
-import { downloadFileName, downloadsAllowed, mimeTypeOf, type ExportSettings } from '../export/export-view';
-import type { ModelInfo } from './evaluate.svelte';
-import type { Job, JobError, JobManager } from './jobs.svelte';
+import { downloadFileName, downloadsAllowed, mimeTypeOf, type ExportSettings } from './export-view';
+import type { ModelInfo } from '../evaluate/evaluate.svelte';
+import type { Job, JobError, JobManager } from '../shell/jobs.svelte';
 
 export const EXPORT_JOB_KIND = 'export';
 

@@ -3,7 +3,7 @@ import { getContext, setContext } from 'svelte';
 import { ALL_BACKENDS, chooseFastest, isBackendName, type BackendName, type BackendReport } from '../../lib/compute/choose';
 import { describeError } from '../../lib/jobs/errors';
 import type { ComputeClientState, ComputeStatus } from '../../worker-client/compute-client';
-import type { JobError } from './jobs.svelte';
+import type { JobError } from '../shell/jobs.svelte';
 
 export const BACKEND_NAMES: readonly BackendName[] = ALL_BACKENDS;
 

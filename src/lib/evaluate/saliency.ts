@@ -14,9 +14,9 @@
  */
 import { tf } from '../compute/register';
 import { Rng } from '../data/rng';
-import type { InputSpec } from '../data/types';
+import type { InputSpec } from '../storage/records';
 import { InvalidInputError } from '../jobs/errors';
-import type { HearthModel } from './models';
+import type { HearthModel } from '../train/models';
 
 /** One saliency map in [0, 1], row-major. */
 export interface SaliencyMap {

@@ -13,10 +13,10 @@ import {
   skipCurrent,
   undo,
   type RoundDraft,
-} from '../label/labeling';
-import { methodLabel, roundsWithDraft } from '../label/label-view';
-import type { Job, JobError, JobManager } from './jobs.svelte';
-import type { StudioState } from './studio.svelte';
+} from './labeling';
+import { methodLabel, roundsWithDraft } from './label-view';
+import type { Job, JobError, JobManager } from '../shell/jobs.svelte';
+import type { StudioState } from '../shell/studio.svelte';
 
 export const LABEL_SELECT_JOB_KIND = 'label-select';
 export const LABEL_PRETRAIN_JOB_KIND = 'label-pretrain';

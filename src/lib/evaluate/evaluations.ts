@@ -4,7 +4,7 @@
  * then ask it for group metrics, data-unit-test results with their history, and saliency.
  */
 import { tf } from '../compute/register';
-import { PROVENANCE_KINDS, SPLITS, type DatasetVersion, type RunRecord } from '../data/types';
+import { PROVENANCE_KINDS, SPLITS, type DatasetVersion, type RunRecord } from '../storage/records';
 import { InvalidInputError, NotFoundError } from '../jobs/errors';
 import type { CancelToken, ProgressFn } from '../jobs/progress';
 import { getPixels } from '../storage/samples';
@@ -12,12 +12,12 @@ import type { HearthDb } from '../storage/schema';
 import { getSetting, setSetting } from '../storage/settings';
 import { getProject } from '../storage/projects';
 import { getVersion } from '../storage/versions';
-import { evaluateModel, type ClassStats } from '../train/evaluate';
+import { evaluateModel, type ClassStats } from './evaluate';
 import { pixelsToInput } from '../train/models';
 import { loadStoredModel, type ModelCache } from '../train/runs';
-import { gradCam, overlayHeatmap, smoothGrad, vanillaGradient, type SaliencyMap } from '../train/saliency';
-import { computeImageStats, type ImageStatName } from './image-stats';
-import { groupsFromVersion, modelBias, type Metric, type ModelBiasReport } from './model-bias';
+import { gradCam, overlayHeatmap, smoothGrad, vanillaGradient, type SaliencyMap } from './saliency';
+import { computeImageStats, type ImageStatName } from '../analysis/image-stats';
+import { groupsFromVersion, modelBias, type Metric, type ModelBiasReport } from '../analysis/model-bias';
 import { evaluateSlices, parseSlicesJson, statsUsed, type Slice, type SliceResult, type SliceSample } from './slices';
 
 export type EvalSplit = 'val' | 'test';

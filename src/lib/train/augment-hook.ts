@@ -26,18 +26,18 @@
  */
 import { tf } from '../compute/register';
 import { Rng } from '../data/rng';
-import type { InputSpec } from '../data/types';
+import type { InputSpec } from '../storage/records';
 import { InvalidInputError } from '../jobs/errors';
-import type { BatchHook, HookBatch, HookResult } from '../train/train';
-import { acquireGpuDevice } from './gpu/device';
-import { executePlansGpuToPieces, type CpuFallback, type ExecuteStats } from './gpu/execute';
-import { emptyAugmentationReport, type AugmentationPath, type AugmentationReport } from './report';
-import { gpuPiecesToTensor, tensorToGpuBatch } from './gpu/to-tensor';
-import { cutmixLabelWeight, mixLabels, mixupLabelWeight, oneHot, type CutmixParams, type MixupParams } from './mixing';
-import { applyPlanCpu, planPipeline, validatePipeline, type PipelineSpec, type PlannedStep, type TransformRegistry } from './pipeline';
-import { fitToInput } from './apply';
-import { TRANSFORMS } from './registry';
-import type { ImageU8 } from './types';
+import type { BatchHook, HookBatch, HookResult } from './train';
+import { acquireGpuDevice } from '../augment/gpu/device';
+import { executePlansGpuToPieces, type CpuFallback, type ExecuteStats } from '../augment/gpu/execute';
+import { emptyAugmentationReport, type AugmentationPath, type AugmentationReport } from '../augment/report';
+import { gpuPiecesToTensor, tensorToGpuBatch } from '../augment/gpu/to-tensor';
+import { cutmixLabelWeight, mixLabels, mixupLabelWeight, oneHot, type CutmixParams, type MixupParams } from '../augment/mixing';
+import { applyPlanCpu, planPipeline, validatePipeline, type PipelineSpec, type PlannedStep, type TransformRegistry } from '../augment/pipeline';
+import { fitToInput } from '../augment/apply';
+import { TRANSFORMS } from '../augment/registry';
+import type { ImageU8 } from '../augment/types';
 
 export type { AugmentationPath, AugmentationReport };
 

@@ -4,16 +4,16 @@ import { getContext, setContext } from 'svelte';
 import type { DataBiasReport } from '../../lib/analysis/analyze-job';
 import type { SplitLeak } from '../../lib/analysis/duplicates';
 import type { RebalanceAction, RebalancePlan, RebalanceTarget } from '../../lib/analysis/rebalance';
-import type { Split } from '../../lib/data/types';
+import type { Split } from '../../lib/storage/records';
 import { describeError } from '../../lib/jobs/errors';
 import type { ProgressFn } from '../../lib/jobs/progress';
-import { leakCopies, withoutSamples, type DuplicatesReport } from '../analyze/leaks';
+import { leakCopies, withoutSamples, type DuplicatesReport } from './leaks';
 // rebalance.ts is plain TypeScript over idb: no tfjs enters the main bundle through it.
 import { overrideAction } from '../../lib/analysis/rebalance';
-import type { JobError, JobManager } from './jobs.svelte';
-import type { StudioState } from './studio.svelte';
+import type { JobError, JobManager } from '../shell/jobs.svelte';
+import type { StudioState } from '../shell/studio.svelte';
 
-export type { DuplicatesReport } from '../analyze/leaks';
+export type { DuplicatesReport } from './leaks';
 
 /** Which samples the analysis looks at: one split, or the whole version. */
 export type AnalyzeSplit = Split | 'all';
