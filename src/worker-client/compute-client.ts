@@ -11,6 +11,7 @@ import type { ComputeApi, ComputeState } from '../../workers/compute.worker';
 import { WorkerOwner, type CallOptions, type WorkerDeath } from './worker-owner';
 
 export { MAX_CONSECUTIVE_DEATHS, WorkerDiedError } from './worker-owner';
+export type { ComputeApi };
 
 export type ComputeStatus = 'starting' | 'ready' | 'failed' | 'terminated';
 
