@@ -118,21 +118,19 @@ export class WorkerOwner<T extends Cancellable> {
     const job = this.#jobs.get(jobId);
     // A stuck worker never answers the cancel either, so it is not awaited on its own.
     const asked = Promise.race([(gen.remote.cancel as (id: string) => Promise<unknown>)(jobId), gen.died]).catch(() => undefined);
-    if (!job) {
-      await asked;
-      return;
-    }
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<'late'>((resolve) => {
       timer = setTimeout(() => resolve('late'), graceMs);
     });
-    const outcome = await Promise.race([job.then(() => 'settled' as const), late]);
+    // Without a call to watch there is nothing to tell a stuck worker by: just ask.
+    const outcome = await Promise.race([job ? job.then(() => 'settled' as const) : asked.then(() => 'settled' as const), late]);
     clearTimeout(timer);
-    if (outcome === 'settled' || this.#generation !== gen) return;
+    if (!job || outcome === 'settled' || this.#generation !== gen) return;
+    const grace = graceMs >= 1000 ? `${Math.round(graceMs / 1000)} s` : `${graceMs} ms`;
     this.#kill(
       gen,
       new WorkerDiedError(
-        `The ${this.#label} worker was stopped because it did not answer cancel within ${Math.round(graceMs / 1000)} s; it restarts on the next call.`,
+        `The ${this.#label} worker was stopped because it did not answer cancel within ${grace}; it restarts on the next call.`,
       ),
     );
   }

@@ -160,6 +160,14 @@ describe('WorkerOwner', () => {
     expect(workers).toHaveLength(2);
   });
 
+  it('cancel of a job it has no call for only asks, and does not wait past the grace period', async () => {
+    const { o, deaths } = owner({ cancelStops: false });
+    await o.call((r) => r.echo(1));
+    await o.cancel('unknown', 50);
+    expect(deaths).toEqual([]);
+    expect(latest().terminated).toBe(false);
+  });
+
   it('terminate rejects the call in flight and every later call', async () => {
     const { o } = owner();
     const inFlight = o.call((r) => r.hang());
