@@ -17,7 +17,7 @@ import 'fake-indexeddb/auto';
 import { useBackend } from '../src/lib/compute/backends.ts';
 import { tf } from '../src/lib/compute/register.ts';
 import { buildSampleDataset, parseMnistFiles } from '../src/lib/data/samples/catalog.ts';
-import type { CalibrationMethod } from '../src/lib/export/calibrate.ts';
+import type { CalibrationMethod } from '../src/lib/export/spec.ts';
 import { getExport, runExport } from '../src/lib/export/export-job.ts';
 import { extractFloatGraph } from '../src/lib/export/float-graph.ts';
 import { Int8Interpreter } from '../src/lib/export/int8-interpreter.ts';
