@@ -11,6 +11,7 @@ export const UI_LIB_VALUE_IMPORTS = [
   'analysis/rebalance',
   'augment/pipeline-name',
   'augment/report',
+  'augment/spec',
   'compute/choose',
   'data/rng',
   'evaluate/slices',
