@@ -173,6 +173,17 @@ export function fieldsOf(transform: string): readonly ParamField[] {
   return PARAM_FIELDS[transform] ?? [];
 }
 
+/**
+ * The bounds of one range option, for the transform's sampler to check a spec against:
+ * `readRange(spec, key, { ...rangeBounds(name, key), fallback })`. Throws at module load
+ * when the schema lacks the option, a wiring bug.
+ */
+export function rangeBounds(transform: string, key: string): { min: number; max: number; integer?: boolean } {
+  const f = fieldsOf(transform).find((x) => x.key === key);
+  if (f?.kind !== 'range') throw new Error(`The augment schema has no range "${key}" for ${transform}.`);
+  return f.integer === true ? { min: f.min, max: f.max, integer: true } : { min: f.min, max: f.max };
+}
+
 /** A whole number in [min, max]: what an int option must be, in the library and the form. */
 export function isIntIn(value: unknown, min: number, max: number): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
