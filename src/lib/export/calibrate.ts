@@ -16,9 +16,7 @@
 import { tf } from '../compute/register';
 import type { CancelToken } from '../jobs/progress';
 import { runFloatGraph, type FloatGraph } from './float-graph';
-
-export type CalibrationMethod = 'minmax' | 'percentile' | 'mse';
-export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['minmax', 'percentile', 'mse'];
+import type { CalibrationMethod } from './spec';
 
 export type Range = [number, number];
 

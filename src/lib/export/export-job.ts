@@ -34,25 +34,22 @@ import { loadStoredModel, type LoadedModel } from '../train/runs';
 import { estimateArena, type ArenaEstimate } from './arena';
 import { BOARDS, fitOnBoard, type Board, type BoardFit } from './boards';
 import { modelDataCc, modelDataH } from './c-array';
-import { calibrate, type CalibrationMethod } from './calibrate';
+import { calibrate } from './calibrate';
 import { extractFloatGraph, floatGraphLogits, type FloatGraph } from './float-graph';
 import { Int8Interpreter } from './int8-interpreter';
 import { writeOnnx } from './onnx-writer';
 import { arduinoLibraryZip, buildExportMetadata, exportBundleZip, labelsTxt, metadataJson, sha256Hex } from './package';
 import { pixelsToInt8, type QGraph, type QTensor } from './qgraph';
 import { quantizeGraph } from './quantize';
+import { BUNDLE_FILE_NAME, GROUP_DROP_FLAG_POINTS, type CalibrationMethod } from './spec';
 import { writeTflite } from './tflite-writer';
 
-export const DEFAULT_CALIBRATION_SAMPLES = 300;
-export const DEFAULT_MAX_EVAL_PER_SPLIT = 2000;
 /** Test vectors in test_vectors.json: enough to compare another runtime value by value. */
 const TEST_VECTOR_COUNT = 100;
 /** The ones compiled into the Arduino sketch: enough to catch a broken port, small enough for flash. */
 const SKETCH_TEST_VECTOR_COUNT = 10;
 const CALIBRATION_BATCH = 64;
 const FLOAT_EVAL_BATCH = 128;
-/** A group whose int8 accuracy falls this much more than the whole set's is flagged. */
-export const GROUP_DROP_FLAG_POINTS = 1;
 const HEARTH_VERSION = '0.1.0';
 
 export interface ExportRequest {
@@ -490,7 +487,7 @@ async function writeFiles(
     },
   });
   files['metadata.json'] = new TextEncoder().encode(metadataJson(metadata));
-  files['hearth-export.zip'] = exportBundleZip(files);
+  files[BUNDLE_FILE_NAME] = exportBundleZip(files);
   return { files, tflite, onnx, weightsBin, arena, tfjsReloadMaxAbsDiff };
 }
 

@@ -14,7 +14,8 @@ import { getProject } from '../storage/projects';
 import type { HearthDb } from '../storage/schema';
 import { getVersion } from '../storage/versions';
 import { latestCheckpoint, loadCheckpoint, restoreWeights } from './checkpoint';
-import { buildModel, type HearthModel, type ModelKind, type ModelSpec } from './models';
+import { buildModel, type HearthModel, type ModelSpec } from './models';
+import type { ModelKind } from './spec';
 import { trainModel, type BatchHook, type EpochMetrics, type HookRecord, type StepMetrics, type TrainConfig } from './train';
 
 export interface ModelChoice {

@@ -6,7 +6,7 @@ import type { ProgressFn } from '../../lib/jobs/progress';
 // of the main thread's bundle.
 import type { AugmentationReport } from '../../lib/augment/report';
 import type { TrainPreview, TrainPreviewRequest } from '../../lib/train/augment-preview';
-import type { ModelKind } from '../../lib/train/models';
+import type { ModelKind } from '../../lib/train/spec';
 import type { RunAugmentation } from '../../lib/train/runs';
 import type { EpochMetrics, StepMetrics, TrainConfig } from '../../lib/train/train';
 import { Smoother, stepX, type StepPoint } from './curves';
