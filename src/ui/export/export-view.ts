@@ -12,7 +12,7 @@ import type { SliceResult, SliceStatus } from '../../lib/evaluate/slices';
 import type { Board } from '../../lib/export/boards';
 import type { CalibrationMethod } from '../../lib/export/calibrate';
 import type { ExportReport, ExportRequest, GroupComparisonReport, SplitComparison } from '../../lib/export/export-job';
-import { formatPercent, NO_VALUE } from '../evaluate/metric';
+import { formatPercent, NO_VALUE } from '../shared/metric';
 
 /** Copy of calibrate.ts's CALIBRATION_METHODS (that module imports tfjs), with what each one does. */
 export const CALIBRATION_METHOD_OPTIONS: readonly { id: CalibrationMethod; label: string; hint: string }[] = [
