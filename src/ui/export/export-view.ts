@@ -20,7 +20,7 @@ import {
   MAX_CALIBRATION_SAMPLES,
   type CalibrationMethod,
 } from '../../lib/export/spec';
-import { formatPercent, NO_VALUE } from '../evaluate/metric';
+import { formatPercent, NO_VALUE } from '../shared/metric';
 
 /** What each calibration method does, in the form's words. */
 const CALIBRATION_METHOD_TEXT: Record<CalibrationMethod, { label: string; hint: string }> = {

@@ -1,5 +1,5 @@
 /**
- * How the Evaluate page writes numbers: a metric with no value shows a dash and keeps
+ * How the pages write a metric: one with no value shows a dash and keeps
  * its reason for the tooltip, so NaN never reaches the screen.
  */
 import type { Metric } from '../../lib/analysis/model-bias';
