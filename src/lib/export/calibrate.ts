@@ -16,8 +16,9 @@
 import { tf } from '../compute/register';
 import type { CancelToken } from '../jobs/progress';
 import { runFloatGraph, type FloatGraph } from './float-graph';
+import type { CalibrationMethod } from '../storage/stored-shapes';
+export type { CalibrationMethod } from '../storage/stored-shapes';
 
-export type CalibrationMethod = 'minmax' | 'percentile' | 'mse';
 export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['minmax', 'percentile', 'mse'];
 
 export type Range = [number, number];

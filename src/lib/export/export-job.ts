@@ -16,12 +16,12 @@
  */
 import { tf } from '../compute/register';
 import { modelBiasOf, getSlices, sliceSamples } from '../evaluate/evaluations';
-import type { ModelBiasReport } from '../analysis/model-bias';
-import { evaluateSlices, type Slice, type SliceResult } from '../evaluate/slices';
+import { evaluateSlices, type Slice } from '../evaluate/slices';
 import { Rng } from '../data/rng';
 import type { DatasetVersion, RunRecord } from '../storage/records';
 import { InvalidInputError, NotFoundError } from '../jobs/errors';
 import { NEVER_CANCELLED, ProgressReporter, type CancelToken, type ProgressFn } from '../jobs/progress';
+import { getRunOfKind, listRunsOfKind, putRun } from '../storage/runs';
 import type { HearthDb } from '../storage/schema';
 import { getPixels } from '../storage/samples';
 import { getProject } from '../storage/projects';
@@ -31,10 +31,10 @@ import { modelArtifacts } from '../train/checkpoint';
 import { confusionStats } from '../evaluate/evaluate';
 import { pixelsToInput } from '../train/models';
 import { loadStoredModel } from '../train/runs';
-import { estimateArena, type ArenaEstimate } from './arena';
-import { BOARDS, fitOnBoard, type BoardFit } from './boards';
+import { estimateArena } from './arena';
+import { BOARDS, fitOnBoard } from './boards';
 import { modelDataCc, modelDataH } from './c-array';
-import { calibrate, type CalibrationMethod } from './calibrate';
+import { calibrate } from './calibrate';
 import { extractFloatGraph, floatGraphLogits } from './float-graph';
 import { Int8Interpreter } from './int8-interpreter';
 import { writeOnnx } from './onnx-writer';
@@ -42,6 +42,8 @@ import { arduinoLibraryZip, buildExportMetadata, exportBundleZip, labelsTxt, met
 import { pixelsToInt8, type QGraph, type QTensor } from './qgraph';
 import { quantizeGraph } from './quantize';
 import { writeTflite } from './tflite-writer';
+import type { ExportRequest, ModelScore, SplitComparison, GroupComparisonReport, ExportFileInfo, ExportReport, ExportResult } from '../storage/stored-shapes';
+export type { ExportRequest, ModelScore, SplitComparison, GroupComparisonReport, ExportFileInfo, ExportReport, ExportResult } from '../storage/stored-shapes';
 
 export const DEFAULT_CALIBRATION_SAMPLES = 300;
 export const DEFAULT_MAX_EVAL_PER_SPLIT = 2000;
@@ -54,81 +56,6 @@ const FLOAT_EVAL_BATCH = 128;
 /** A group whose int8 accuracy falls this much more than the whole set's is flagged. */
 export const GROUP_DROP_FLAG_POINTS = 1;
 const HEARTH_VERSION = '0.1.0';
-
-export interface ExportRequest {
-  exportId: string;
-  modelId: string;
-  calibration: { method: CalibrationMethod; samples: number; seed: number };
-  /** Samples per split evaluated with both models (seeded subset); null = all. */
-  maxEvalPerSplit: number | null;
-  boardId: string;
-  /** The class whose prediction is the favourable outcome in group metrics. */
-  favourableClass: number;
-}
-
-export interface ModelScore {
-  accuracy: number;
-  perClassAccuracy: (number | null)[];
-}
-
-export interface SplitComparison {
-  split: 'val' | 'test';
-  evaluated: number;
-  total: number;
-  float: ModelScore;
-  int8: ModelScore;
-  /** Fraction of samples where the two models predict the same class. */
-  agreement: number;
-}
-
-export interface GroupComparisonReport {
-  attribute: string;
-  privileged: string[];
-  float: ModelBiasReport;
-  int8: ModelBiasReport;
-  /** Groups whose accuracy dropped GROUP_DROP_FLAG_POINTS more than the overall drop. */
-  flagged: string[];
-}
-
-export interface ExportFileInfo {
-  name: string;
-  bytes: number;
-  sha256: string;
-  /** What the file is for, shown next to its download button. */
-  description: string;
-}
-
-export interface ExportReport {
-  exportId: string;
-  modelId: string;
-  modelName: string;
-  modelKind: string;
-  projectId: string;
-  versionId: number;
-  versionNumber: number;
-  classes: string[];
-  createdAt: number;
-  backend: string;
-  calibration: ExportRequest['calibration'] & { used: number; strata: number };
-  sizes: { floatBytes: number; int8TfliteBytes: number; ratio: number; onnxBytes: number; parameters: number };
-  arena: ArenaEstimate;
-  boards: (BoardFit & { id: string; name: string })[];
-  boardId: string;
-  splits: SplitComparison[];
-  groups: GroupComparisonReport[];
-  slices: { float: SliceResult[]; int8: SliceResult[] };
-  /** Why the download is held back (failing data unit tests on the int8 model); empty = not blocked. */
-  blocked: string[];
-  override: { at: number } | null;
-  checks: { loweringMaxAbsDiff: number; tfjsReloadMaxAbsDiff: number };
-  ops: string[];
-  files: ExportFileInfo[];
-}
-
-export interface ExportResult {
-  report: ExportReport;
-  files: Record<string, Uint8Array>;
-}
 
 function argmaxInt8(values: Int8Array): number {
   let best = 0;
@@ -419,9 +346,9 @@ export async function runExport(
       status: 'done',
       createdAt: report.createdAt,
       finishedAt: Date.now(),
-      result: { report, files } as unknown as Record<string, unknown>,
+      result: { report, files },
     };
-    await db.put('runs', run);
+    await putRun(db, run);
     progress.report(1, 1, 'Done', true);
     return report;
   } finally {
@@ -530,24 +457,24 @@ async function reloadCheck(modelJson: string, weightsBin: Uint8Array, original: 
 
 /** A stored export: its report, and its files for download. */
 export async function getExport(db: HearthDb, exportId: string): Promise<ExportResult> {
-  const run = await db.get('runs', exportId);
-  if (!run || run.kind !== 'export' || !run.result) throw new NotFoundError(`Export ${exportId} no longer exists: export the model again.`);
-  return run.result as unknown as ExportResult;
+  const run = await getRunOfKind(db, exportId, 'export');
+  if (!run || !run.result) throw new NotFoundError(`Export ${exportId} no longer exists: export the model again.`);
+  return run.result;
 }
 
 /** The project's exports, newest first (reports only). */
 export async function listExports(db: HearthDb, projectId: string): Promise<ExportReport[]> {
-  const runs = (await db.getAllFromIndex('runs', 'by-project', projectId)).filter((r) => r.kind === 'export' && r.result);
-  return runs.sort((a, b) => b.createdAt - a.createdAt).map((r) => (r.result as unknown as ExportResult).report);
+  const runs = (await listRunsOfKind(db, projectId, 'export')).filter((r) => r.result);
+  return runs.sort((a, b) => b.createdAt - a.createdAt).map((r) => r.result.report);
 }
 
 /** Records the user's explicit decision to download despite failing data unit tests. */
 export async function overrideExportBlock(db: HearthDb, exportId: string): Promise<ExportReport> {
-  const run = await db.get('runs', exportId);
-  if (!run || run.kind !== 'export' || !run.result) throw new NotFoundError(`Export ${exportId} no longer exists: export the model again.`);
-  const result = run.result as unknown as ExportResult;
+  const run = await getRunOfKind(db, exportId, 'export');
+  if (!run || !run.result) throw new NotFoundError(`Export ${exportId} no longer exists: export the model again.`);
+  const result = run.result;
   const report: ExportReport = { ...result.report, override: { at: Date.now() } };
-  await db.put('runs', { ...run, result: { ...result, report } as unknown as Record<string, unknown> });
+  await putRun(db, { ...run, result: { ...result, report } });
   return report;
 }
 

@@ -3,6 +3,7 @@ export { openHearthDb, DB_NAME, DB_VERSION, type HearthDB, type HearthDb } from 
 export { createProject, getProject, listProjects, updateProject, deleteProject } from './projects';
 export {
   putSamples,
+  setSampleLabels,
   getSampleMeta,
   getSamples,
   getPixels,
@@ -22,6 +23,8 @@ export {
   type VersionCounts,
   type VersionSummary,
 } from './versions';
+export { getRun, getRunOfKind, listRunsOfKind, putRun } from './runs';
+export { checkpointId, deleteCheckpoints, getModel, latestCheckpointId, listModelRecords, putCheckpoint, putModel } from './models';
 export { getSetting, setSetting } from './settings';
 export { storageInfo, requestPersistence, type StorageInfo } from './quota';
 export { mapStorageError } from './tx';

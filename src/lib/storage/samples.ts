@@ -178,3 +178,18 @@ export async function keysOfProject(db: HearthDb, projectId: string): Promise<Se
   const metas = await db.getAllFromIndex('samples', 'by-project', projectId);
   return new Set(metas.map((m) => m.key));
 }
+
+/**
+ * Sets the label of stored samples (by class name), all in one transaction: a sample that
+ * no longer exists aborts it with `missing(id)`, and no label is written.
+ */
+export async function setSampleLabels(db: HearthDb, labels: Map<number, string>, missing: (id: number) => Error = missingSample): Promise<void> {
+  const tx = db.transaction('samples', 'readwrite');
+  await runTx(tx, async () => {
+    for (const [id, label] of labels) {
+      const record = await tx.store.get(id);
+      if (!record) throw missing(id);
+      await tx.store.put({ ...record, label });
+    }
+  });
+}

@@ -15,23 +15,14 @@ import { tf } from '../compute/register';
 import { Rng } from '../data/rng';
 import type { InputSpec } from '../storage/records';
 import { InvalidInputError } from '../jobs/errors';
+import type { ModelKind, ModelSpec } from '../storage/stored-shapes';
+export type { ModelKind, ModelSpec } from '../storage/stored-shapes';
 
-export type ModelKind = 'lenet' | 'resnet-small' | 'mobilenet-v1';
 export const MODEL_KINDS: readonly ModelKind[] = ['lenet', 'resnet-small', 'mobilenet-v1'];
 /** MobileNet's default width: the TinyML person-detection network. */
 export const DEFAULT_WIDTH_MULTIPLIER = 0.25;
 /** Wider than 4× the reference MobileNet is far beyond what a browser trains in minutes. */
 const MAX_WIDTH_MULTIPLIER = 4;
-
-export interface ModelSpec {
-  kind: ModelKind;
-  input: InputSpec;
-  numClasses: number;
-  /** MobileNet only: scales every layer's channel count; default 0.25, at least 8 channels. */
-  widthMultiplier?: number;
-  /** Every initialiser derives its own seed from this one (Rng.fork by layer name). */
-  seed: number;
-}
 
 export interface ForwardOptions {
   /** BatchNorm uses batch statistics and updates its moving averages when true. */

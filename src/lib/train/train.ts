@@ -13,28 +13,17 @@ import { tf } from '../compute/register';
 import { describeError, InvalidInputError, isCancelled, NotFoundError } from '../jobs/errors';
 import { NEVER_CANCELLED, ProgressReporter, type CancelToken, type ProgressFn } from '../jobs/progress';
 import { canonicalJson } from '../data/canonical-json';
-import type { RunRecord } from '../storage/records';
+import type { RunRecord, TrainHookKey, TrainRun, TrainRunConfig, TrainRunHooks, TrainRunResult } from '../storage/records';
+import { getRunOfKind, putRun as putStoredRun } from '../storage/runs';
 import type { HearthDb } from '../storage/schema';
-import { runTx } from '../storage/tx';
 import { getVersion } from '../storage/versions';
 import { batchCount, labeledIndices, streamBatches, type Batch } from './batches';
 import { deleteCheckpoints, loadCheckpoint, restoreWeights, saveCheckpoint, saveModel, type CheckpointId } from './checkpoint';
 import { predictIndices } from './predict';
 import { pixelsToInput, type HearthModel } from './models';
-import { learningRateAt, Optimizer, validateOptimization, type OptimizerConfig, type ScheduleConfig } from './optim';
-
-export interface TrainConfig {
-  epochs: number;
-  batchSize: number;
-  optimizer: OptimizerConfig;
-  /** SGD: L2 added to the gradient; Adam: decoupled (AdamW). See optim.ts. */
-  weightDecay: number;
-  schedule: ScheduleConfig;
-  /** Seeds the per-epoch shuffles. */
-  seed: number;
-  /** Validate every this many epochs (and always after the last); default 1. */
-  valEvery?: number;
-}
+import { learningRateAt, Optimizer, validateOptimization } from './optim';
+import type { TrainConfig, EpochMetrics } from '../storage/stored-shapes';
+export type { TrainConfig, EpochMetrics } from '../storage/stored-shapes';
 
 export interface StepMetrics {
   kind: 'step';
@@ -46,20 +35,6 @@ export interface StepMetrics {
   loss: number;
   accuracy: number;
   lr: number;
-}
-
-export interface EpochMetrics {
-  kind: 'epoch';
-  /** 0-based epoch index. */
-  epoch: number;
-  trainLoss: number;
-  trainAccuracy: number;
-  /** null when the version has no labeled val samples, or the epoch was not validated. */
-  valLoss: number | null;
-  valAccuracy: number | null;
-  /** The learning rate of the epoch's last step. */
-  lr: number;
-  seconds: number;
 }
 
 /** What the hook sees of one training step. */
@@ -99,12 +74,9 @@ export type BatchHook = (batch: HookBatch) => HookResult | Promise<HookResult>;
  * change), `report()` in its result under `key` at every checkpoint and at the end, and
  * `describe()` is appended to the job's progress messages.
  */
-export interface HookRecord {
-  key: string;
-  config: unknown;
-  report(): unknown;
-  describe(): string;
-}
+export type HookRecord = {
+  [K in TrainHookKey]: { key: K; config: TrainRunHooks[K]['config']; report(): TrainRunHooks[K]['report']; describe(): string };
+}[TrainHookKey];
 
 export interface TrainOptions {
   projectId: string;
@@ -154,9 +126,8 @@ function validateConfig(config: TrainConfig): void {
   validateOptimization(config.optimizer, config.schedule, config.weightDecay);
 }
 
-async function putRun(db: HearthDb, run: RunRecord): Promise<void> {
-  const tx = db.transaction('runs', 'readwrite');
-  await runTx(tx, () => tx.store.put(run));
+async function putRun(db: HearthDb, run: TrainRun): Promise<void> {
+  await putStoredRun(db, run);
 }
 
 /**
@@ -193,7 +164,7 @@ export async function trainModel(db: HearthDb, opts: TrainOptions): Promise<Trai
   const totalSteps = stepsPerEpoch * config.epochs;
   const backend = tf.getBackend();
   const hookRecord = opts.hookRecord;
-  const runConfig: Record<string, unknown> = { train: config, model: model.spec };
+  const runConfig: TrainRunConfig = { train: config, model: model.spec };
   if (hookRecord) runConfig[hookRecord.key] = hookRecord.config;
   /**
    * The hook's report as of the latest checkpoint: what a cancelled run stores, since a
@@ -201,7 +172,7 @@ export async function trainModel(db: HearthDb, opts: TrainOptions): Promise<Trai
    */
   let reportAtCheckpoint = hookRecord?.report();
   /** The run's result with the hook's report folded in (the live one, or `report`). */
-  const withReport = (result: Record<string, unknown> | null, report = hookRecord?.report()): Record<string, unknown> | null =>
+  const withReport = (result: TrainRunResult | null, report = hookRecord?.report()): TrainRunResult | null =>
     hookRecord ? { ...result, [hookRecord.key]: report } : result;
   /** A progress message with the hook's line, when there is a hook. */
   const say = (message: string): string => (hookRecord ? `${message} · ${hookRecord.describe()}` : message);
@@ -214,8 +185,8 @@ export async function trainModel(db: HearthDb, opts: TrainOptions): Promise<Trai
 
   try {
     if (opts.resumeFrom !== undefined) {
-      const { record, meta } = await loadCheckpoint<EpochMetrics>(db, opts.resumeFrom);
-      const previous = await db.get('runs', meta.checkpointOf);
+      const { record, meta } = await loadCheckpoint(db, opts.resumeFrom);
+      const previous = await getRunOfKind(db, meta.checkpointOf, 'train');
       if (!previous) throw new NotFoundError(`The run of checkpoint ${opts.resumeFrom} no longer exists: start a new training run.`);
       if (previous.datasetVersionId !== opts.versionId || canonicalJson(previous.config) !== canonicalJson(runConfig)) {
         throw new InvalidInputError('The checkpoint was made with another dataset version, model or training configuration: resume with the run\'s own settings, or start a new run.');
