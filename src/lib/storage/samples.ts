@@ -169,6 +169,20 @@ export async function getPixels(db: HearthDb, ids: number[]): Promise<Uint8Array
   );
 }
 
+/** Pixel records (pixels and original file) of each sample, in the order asked; a missing one fails with `missing(id)`. */
+export async function getPixelRecords(db: HearthDb, ids: number[], missing: (id: number) => Error = missingSample): Promise<SamplePixels[]> {
+  const tx = db.transaction('pixels', 'readonly');
+  return runTx(tx, () =>
+    Promise.all(
+      ids.map(async (id) => {
+        const px = await tx.store.get(id);
+        if (!px) throw missing(id);
+        return px;
+      }),
+    ),
+  );
+}
+
 export async function countSamples(db: HearthDb, projectId: string): Promise<number> {
   return db.countFromIndex('samples', 'by-project', projectId);
 }
