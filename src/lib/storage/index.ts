@@ -4,6 +4,7 @@ export { createProject, getProject, listProjects, updateProject, deleteProject }
 export {
   putSamples,
   setSampleLabels,
+  getPixelRecords,
   getSampleMeta,
   getSamples,
   getPixels,
@@ -17,6 +18,7 @@ export {
   getVersion,
   latestVersion,
   listVersions,
+  versionIdsOf,
   versionCounts,
   filterVersion,
   type VersionFilter,
@@ -25,7 +27,19 @@ export {
 } from './versions';
 export { getRun, getRunOfKind, listRunsOfKind, putRun } from './runs';
 export { checkpointId, deleteCheckpoints, getModel, latestCheckpointId, listModelRecords, putCheckpoint, putModel } from './models';
-export { getSetting, setSetting } from './settings';
+export { getSetting, setSetting, readSettings, updateSettings, type SettingsReader, type SettingsWriter } from './settings';
+export {
+  getImportRecord,
+  listImportRecords,
+  putImportRecord,
+  stagedKeysOf,
+  countStaged,
+  nextStaged,
+  putStagedBatch,
+  commitDecodedBatch,
+  finishImportTx,
+  type ImportFinish,
+} from './imports';
 export { storageInfo, requestPersistence, type StorageInfo } from './quota';
 export { mapStorageError } from './tx';
 export type * from './records';
