@@ -14,5 +14,5 @@ void registerServiceWorker();
 const compute = new ComputeClient({ force: savedForcedBackend() });
 export default mount(App, {
   target,
-  props: { data: dataClient, compute, analyze: analyzeService(dataClient), augment: augmentService(dataClient, compute), train: trainService(compute), evaluate: evaluateService(compute), export: exportService(compute), label: labelService(compute, dataClient) },
+  props: { data: dataClient, compute, analyze: analyzeService(dataClient), augment: augmentService(dataClient, compute), train: trainService(compute), evaluate: evaluateService(compute, dataClient), export: exportService(compute), label: labelService(compute, dataClient) },
 });

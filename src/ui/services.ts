@@ -8,8 +8,10 @@ import type { LabelService } from './label/label.svelte';
 import type { TrainService } from './train/train.svelte';
 
 /**
- * The Train and Evaluate pages' services, backed by the compute worker (which owns tfjs
- * and the GPU). Progress and metrics callbacks arrive already wrapped in Comlink.proxy.
+ * The pages' services: each forwards its methods to the worker that runs them (their
+ * types come from the workers' APIs, see shell/service-types.ts). The compute worker owns
+ * tfjs and the GPU; the data worker owns pixels and storage. Progress and metrics
+ * callbacks arrive already wrapped in Comlink.proxy.
  */
 export function trainService(compute: ComputeClient): TrainService {
   return {
@@ -23,7 +25,8 @@ export function trainService(compute: ComputeClient): TrainService {
   };
 }
 
-export function evaluateService(compute: ComputeClient): EvaluateService {
+/** The Evaluate page's service: evaluation runs in the compute worker, pixels come from the data worker. */
+export function evaluateService(compute: ComputeClient, data: DataClient): EvaluateService {
   return {
     listModels: (projectId) => compute.call((r) => r.listModels(projectId)),
     evaluate: (jobId, req, onProgress) => compute.call((r) => r.evaluate(jobId, req, onProgress)),
@@ -35,6 +38,7 @@ export function evaluateService(compute: ComputeClient): EvaluateService {
     getSlices: (projectId) => compute.call((r) => r.getSlices(projectId)),
     saveSlices: (projectId, slices) => compute.call((r) => r.saveSlices(projectId, slices)),
     saliency: (req) => compute.call((r) => r.saliency(req)),
+    getPixels: (ids) => data.getPixels(ids),
   };
 }
 
@@ -47,6 +51,7 @@ export function analyzeService(data: DataClient): AnalyzeService {
     planRebalance: (versionId, target) => data.planRebalance(versionId, target),
     getPlan: (projectId) => data.getPlan(projectId),
     savePlan: (projectId, plan) => data.savePlan(projectId, plan),
+    getPixels: (ids) => data.getPixels(ids),
     cancel: async (jobId) => {
       await data.cancel(jobId);
     },
@@ -75,6 +80,8 @@ export function augmentService(data: DataClient, compute: ComputeClient): Augmen
       }
     },
     getPlan: (projectId) => data.getPlan(projectId),
+    filterVersion: (versionId, filter) => data.filterVersion(versionId, filter),
+    getPixels: (ids) => data.getPixels(ids),
     listPipelines: (projectId) => data.listAugmentPipelines(projectId),
     savePipeline: (projectId, draft) => data.saveAugmentPipeline(projectId, draft),
     deletePipeline: (projectId, id) => data.deleteAugmentPipeline(projectId, id),

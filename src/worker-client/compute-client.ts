@@ -1,26 +1,17 @@
 /**
- * The one main-thread owner of the compute worker: starts it, forwards calls, keeps a
- * snapshot of its state for the UI, and restarts it when it dies. Plain TypeScript, so
- * the UI can wrap it in a rune class through `subscribe`.
+ * The compute worker's client: its owner (worker-owner.ts) forwards calls and restarts
+ * it when it dies; this keeps a snapshot of its backend state for the UI and starts each
+ * fresh worker on the backend in use. Plain TypeScript, so the UI can wrap it in a rune
+ * class through `subscribe`.
  */
-import { wrap, type Remote } from 'comlink';
+import type { Remote } from 'comlink';
 import type { BackendName, BackendReport } from '$lib/compute/backends';
-import { HearthError, describeError } from '$lib/jobs/errors';
+import { describeError } from '$lib/jobs/errors';
 import type { ComputeApi, ComputeState } from '../../workers/compute.worker';
+import { WorkerOwner, type CallOptions, type WorkerDeath } from './worker-owner';
 
-/**
- * A worker that dies this many times in a row (without one call succeeding in between)
- * is not restarted again: something deterministic is wrong (a module that fails to load,
- * a backend that crashes on init), and a restart loop would only burn CPU.
- */
-export const MAX_CONSECUTIVE_DEATHS = 3;
-
-/** The compute worker stopped; the message says whether it was restarted. */
-export class ComputeWorkerDiedError extends HearthError {
-  constructor(message: string) {
-    super(message, 'ComputeWorkerDiedError');
-  }
-}
+export { MAX_CONSECUTIVE_DEATHS, WorkerDiedError } from './worker-owner';
+export type { ComputeApi };
 
 export type ComputeStatus = 'starting' | 'ready' | 'failed' | 'terminated';
 
@@ -41,14 +32,12 @@ export interface ComputeClientOptions {
   force?: BackendName;
   /** Measurement time per backend for the start-up probe. */
   probeBudgetMs?: number;
+  /** Makes the worker; tests pass a stand-in. */
+  createWorker?: () => Worker;
 }
 
-interface Generation {
-  worker: Worker;
-  remote: Remote<ComputeApi>;
-  /** Rejects when this worker dies, so calls in flight fail instead of hanging. */
-  died: Promise<never>;
-  kill: (err: ComputeWorkerDiedError) => void;
+function createComputeWorker(): Worker {
+  return new Worker(new URL('../../workers/compute.worker.ts', import.meta.url), { type: 'module', name: 'hearth-compute' });
 }
 
 type Listener = (state: ComputeClientState) => void;
@@ -57,13 +46,17 @@ export class ComputeClient {
   #state: ComputeClientState = { status: 'starting', active: null, reports: [], error: null, consecutiveDeaths: 0 };
   readonly #listeners = new Set<Listener>();
   readonly #options: ComputeClientOptions;
-  #generation: Generation | null = null;
+  readonly #owner: WorkerOwner<ComputeApi>;
   #started: Promise<ComputeClientState>;
   #startupReportsUnused = true;
 
   constructor(options: ComputeClientOptions = {}) {
     this.#options = options;
-    this.#started = this.#spawn(options.force);
+    this.#owner = new WorkerOwner<ComputeApi>('compute', options.createWorker ?? createComputeWorker, {
+      onDeath: (death) => this.#onDeath(death),
+      onRecovered: () => this.#set({ consecutiveDeaths: 0 }),
+    });
+    this.#started = this.#start(options.force);
   }
 
   get state(): ComputeClientState {
@@ -95,54 +88,44 @@ export class ComputeClient {
       const started = await this.#started.catch(() => null);
       if (started && started.reports.length > 0) return [...started.reports];
     }
-    const state = await this.#call((r) => r.probe(opts));
+    const state = await this.#owner.call((r) => r.probe(opts));
     this.#apply(state);
     return [...state.reports];
   }
 
   /** Compute on `name` from now on; rejects with BackendUnavailableError when it cannot run. */
   async use(name: BackendName): Promise<void> {
-    this.#apply(await this.#call((r) => r.use(name)));
+    this.#apply(await this.#owner.call((r) => r.use(name)));
   }
 
-  /** Any other worker call (training, evaluation…), once the worker has chosen its backend. */
-  async call<T>(fn: (remote: Remote<ComputeApi>) => Promise<T>): Promise<T> {
+  /**
+   * Any other worker call (training, evaluation…), once the worker has chosen its backend.
+   * A job's call passes `{ jobId }`, so `cancel` can tell whether the job stopped.
+   */
+  async call<T>(fn: (remote: Remote<ComputeApi>) => Promise<T>, opts?: CallOptions): Promise<T> {
     await this.#started.catch(() => undefined);
-    return this.#call(fn);
+    return this.#owner.call(fn, opts);
+  }
+
+  /** Cancels job `jobId`; restarts the worker if the job has not stopped `graceMs` later (worker-owner.ts). */
+  cancel(jobId: string, graceMs: number): Promise<void> {
+    return this.#owner.cancel(jobId, graceMs);
   }
 
   /** Live tensors in the worker, for leak checks. */
   memory(): Promise<{ numTensors: number; numBytes: number }> {
-    return this.#call((r) => r.memory());
+    return this.#owner.call((r) => r.memory());
   }
 
   terminate(): void {
-    const gen = this.#generation;
-    this.#generation = null;
-    if (gen) this.#dispose(gen, new ComputeWorkerDiedError('The compute worker was stopped.'));
+    this.#owner.terminate();
     this.#set({ status: 'terminated' });
   }
 
-  #spawn(force: BackendName | undefined): Promise<ComputeClientState> {
-    const worker = new Worker(new URL('../../workers/compute.worker.ts', import.meta.url), {
-      type: 'module',
-      name: 'hearth-compute',
-    });
-    let kill: (err: ComputeWorkerDiedError) => void = () => {};
-    const died = new Promise<never>((_, reject) => {
-      kill = reject;
-    });
-    // A death with no call waiting must not surface as an unhandled rejection.
-    died.catch(() => {});
-    const gen: Generation = { worker, remote: wrap<ComputeApi>(worker), died, kill };
-    this.#generation = gen;
-    // 'error' reaches the owner for what comlink cannot catch: a module that fails to load
-    // or an exception outside any call. Either way the worker's state is unknown: replace it.
-    worker.addEventListener('error', (ev) => this.#onDeath(gen, ev.message || 'it failed to load'));
-    worker.addEventListener('messageerror', () => this.#onDeath(gen, 'a message could not be read'));
-
+  /** Starts the worker (a fresh one after a death) on `force`, or on the fastest backend measured. */
+  #start(force: BackendName | undefined): Promise<ComputeClientState> {
     this.#set({ status: 'starting' });
-    const started = this.#call((r) => r.start({ force, timeBudgetMs: this.#options.probeBudgetMs })).then(
+    const started = this.#owner.call((r) => r.start({ force, timeBudgetMs: this.#options.probeBudgetMs })).then(
       (state) => {
         this.#apply(state);
         return this.#state;
@@ -157,44 +140,15 @@ export class ComputeClient {
     return started;
   }
 
-  async #call<T>(fn: (remote: Remote<ComputeApi>) => Promise<T>): Promise<T> {
-    const gen = this.#generation;
-    if (!gen) {
-      throw new ComputeWorkerDiedError(
-        this.#state.status === 'terminated'
-          ? 'The compute worker was stopped: reload the page to compute again.'
-          : 'The compute worker kept crashing and was not restarted: reload the page.',
-      );
-    }
-    const result = await Promise.race([fn(gen.remote), gen.died]);
-    if (this.#state.consecutiveDeaths !== 0) this.#set({ consecutiveDeaths: 0 });
-    return result;
-  }
-
-  #onDeath(gen: Generation, why: string): void {
-    if (gen !== this.#generation) return;
-    const deaths = this.#state.consecutiveDeaths + 1;
-    if (deaths >= MAX_CONSECUTIVE_DEATHS) {
-      this.#generation = null;
-      const err = new ComputeWorkerDiedError(
-        `The compute worker stopped ${deaths} times in a row (last: ${why}) and was not restarted: reload the page.`,
-      );
-      this.#dispose(gen, err);
-      this.#set({ status: 'failed', consecutiveDeaths: deaths, error: describeError(err) });
+  #onDeath({ error, deaths, restarts }: WorkerDeath): void {
+    if (!restarts) {
+      this.#set({ status: 'failed', consecutiveDeaths: deaths, error: describeError(error) });
       return;
     }
-    const err = new ComputeWorkerDiedError(`The compute worker stopped (${why}) and was restarted: run the job again.`);
-    this.#dispose(gen, err);
-    this.#set({ consecutiveDeaths: deaths, error: describeError(err) });
+    this.#set({ consecutiveDeaths: deaths, error: describeError(error) });
     // Keep the backend that was in use, so a restart does not silently change what
     // computes (and skips a second probe); before a first start, start as asked.
-    this.#started = this.#spawn(this.#state.active ?? this.#options.force);
-  }
-
-  #dispose(gen: Generation, err: ComputeWorkerDiedError): void {
-    gen.kill(err);
-    // No releaseProxy: it waits for the worker's answer, which a terminated worker never sends.
-    gen.worker.terminate();
+    this.#started = this.#start(this.#state.active ?? this.#options.force);
   }
 
   #apply(state: ComputeState): void {

@@ -22,7 +22,8 @@ import { Int8Interpreter } from '../../src/lib/export/int8-interpreter';
 import { pixelsToInt8, type QTensor } from '../../src/lib/export/qgraph';
 import { quantizeGraph } from '../../src/lib/export/quantize';
 import { writeTflite } from '../../src/lib/export/tflite-writer';
-import { buildModel, type ModelKind } from '../../src/lib/train/models';
+import { buildModel } from '../../src/lib/train/models';
+import type { ModelKind } from '../../src/lib/train/spec';
 import { expect, test } from './fixtures';
 import { agreement, openTfliteRuntime, runTflite } from './tflite-runtime';
 

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installDawnGpu } from './helpers/dawn';
 import { Rng } from '../../src/lib/data/rng';
-import { BORDER_MODES } from '../../src/lib/augment/border';
+import { BORDER_MODES, type ResizeInterpolation } from '../../src/lib/augment/spec';
 import type { ImageU8, TransformDef } from '../../src/lib/augment/types';
 import {
   bilateralTransform,
@@ -19,7 +19,7 @@ import {
   gaussianBlurU8,
   medianBlurU8,
 } from '../../src/lib/augment/filter';
-import { cropU8, GEOMETRY_TRANSFORMS, resizeTransform, resizeU8, type ResizeInterpolation } from '../../src/lib/augment/geometry';
+import { cropU8, GEOMETRY_TRANSFORMS, resizeTransform, resizeU8 } from '../../src/lib/augment/geometry';
 import { cutmix, cutout, MIXING_TRANSFORMS, mixup } from '../../src/lib/augment/mixing';
 import { runGpuProgram, type GpuProgram } from '../../src/lib/augment/gpu/runner';
 import { boxProgram } from '../../src/lib/augment/gpu/programs/box';

@@ -11,7 +11,8 @@ import { extractFloatGraph, floatGraphLogits, UnsupportedOperatorError } from '.
 import { Int8Interpreter } from '../../src/lib/export/int8-interpreter';
 import { pixelsToInt8 } from '../../src/lib/export/qgraph';
 import { activationParams, quantizeGraph } from '../../src/lib/export/quantize';
-import { buildModel, type ModelKind } from '../../src/lib/train/models';
+import { buildModel } from '../../src/lib/train/models';
+import type { ModelKind } from '../../src/lib/train/spec';
 
 beforeAll(async () => {
   await useBackend('wasm');

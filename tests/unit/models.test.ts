@@ -13,9 +13,9 @@ import {
   mobileNetStrides,
   pixelsToInput,
   type HearthModel,
-  type ModelKind,
   type ModelSpec,
 } from '../../src/lib/train/models';
+import type { ModelKind } from '../../src/lib/train/spec';
 
 const BATCH = 2;
 const CLASSES = 10;

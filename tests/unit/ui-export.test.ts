@@ -4,17 +4,19 @@ import type { SliceResult } from '../../src/lib/evaluate/slices';
 import { BOARDS } from '../../src/lib/export/boards';
 import type { ExportReport, GroupComparisonReport, SplitComparison } from '../../src/lib/export/export-job';
 import {
-  barPercent,
   BUNDLE_FILE_NAME,
-  CALIBRATION_METHOD_OPTIONS,
-  checkExportForm,
-  classBars,
-  comparisonRows,
   DEFAULT_BOARD_ID,
   DEFAULT_CALIBRATION_METHOD,
   DEFAULT_CALIBRATION_SAMPLES,
   DEFAULT_EXPORT_SEED,
   DEFAULT_MAX_EVAL_PER_SPLIT,
+  GROUP_DROP_FLAG_POINTS,
+} from '../../src/lib/export/spec';
+import {
+  barPercent,
+  checkExportForm,
+  classBars,
+  comparisonRows,
   defaultBoardId,
   deltaPoints,
   deltaTone,
@@ -28,7 +30,6 @@ import {
   formatDeltaPoints,
   formatRatioPercent,
   formatSignedMetric,
-  GROUP_DROP_FLAG_POINTS,
   groupRows,
   metricChange,
   mimeTypeOf,
@@ -51,19 +52,7 @@ const validForm: ExportForm = {
   favourableClass: 2,
 };
 
-describe('constants copied from modules the UI may not import (they pull in tfjs)', () => {
-  it('lists exactly the calibration methods calibrate.ts implements, in its order', async () => {
-    const { CALIBRATION_METHODS } = await import('../../src/lib/export/calibrate');
-    expect(CALIBRATION_METHOD_OPTIONS.map((m) => m.id)).toEqual([...CALIBRATION_METHODS]);
-  });
-
-  it('uses the defaults and the flag threshold export-job.ts uses', async () => {
-    const job = await import('../../src/lib/export/export-job');
-    expect(DEFAULT_CALIBRATION_SAMPLES).toBe(job.DEFAULT_CALIBRATION_SAMPLES);
-    expect(DEFAULT_MAX_EVAL_PER_SPLIT).toBe(job.DEFAULT_MAX_EVAL_PER_SPLIT);
-    expect(GROUP_DROP_FLAG_POINTS).toBe(job.GROUP_DROP_FLAG_POINTS);
-  });
-
+describe('the default board', () => {
   it('defaults to the Arduino Nano 33 BLE Sense, which is in BOARDS', () => {
     const id = defaultBoardId(BOARDS);
     expect(id).toBe(DEFAULT_BOARD_ID);

@@ -6,9 +6,8 @@
  * constant border value". The GPU kernels use the same rule, so keep it in one place.
  */
 import { InvalidInputError } from '../jobs/errors';
+import { BORDER_MODES, isChoice } from './spec';
 import type { BorderMode } from './types';
-
-export const BORDER_MODES: readonly BorderMode[] = ['constant', 'replicate', 'reflect', 'reflect101'];
 
 /** Returned by `borderIndex` in constant mode for a coordinate outside the image. */
 export const OUTSIDE = -1;
@@ -46,6 +45,6 @@ export function borderIndex(p: number, len: number, mode: BorderMode): number {
 export function readBorderMode(spec: Readonly<Record<string, unknown>>, key: string, fallback: BorderMode): BorderMode {
   const value = spec[key];
   if (value === undefined) return fallback;
-  if (typeof value === 'string' && (BORDER_MODES as readonly string[]).includes(value)) return value as BorderMode;
+  if (isChoice(value, BORDER_MODES)) return value;
   throw new InvalidInputError(`"${key}" must be one of ${BORDER_MODES.join(', ')}; got ${JSON.stringify(value)}.`);
 }

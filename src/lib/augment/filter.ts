@@ -11,17 +11,18 @@
 import { InvalidInputError } from '../jobs/errors';
 import { OUTSIDE, borderIndex, readBorderMode } from './border';
 import { checkImageU8, clampU8, defineTransform, readRange, roundHalfEven, sampleOddInt, sampleUniform } from './sample';
+import {
+  MAX_BILATERAL_D,
+  MAX_BOX_KSIZE,
+  MAX_GAUSSIAN_KSIZE,
+  MAX_MEDIAN_KSIZE,
+  MAX_SIGMA,
+  MAX_SIGMA_COLOR,
+  MIN_BILATERAL_SIGMA,
+  MIN_MEDIAN_KSIZE,
+} from './spec';
 import type { BorderMode, ImageU8 } from './types';
 
-const MAX_BOX_KSIZE = 31;
-const MAX_GAUSSIAN_KSIZE = 31;
-const MAX_MEDIAN_KSIZE = 7;
-const MAX_BILATERAL_D = 15;
-const MAX_SIGMA = 100;
-/** OpenCV turns sigma ≤ 0 into 1 silently; we refuse it instead, down to this floor. */
-const MIN_BILATERAL_SIGMA = 0.01;
-/** Bilateral's sigmaColor is in grey levels; beyond ~1000 it is a plain Gaussian. */
-const MAX_SIGMA_COLOR = 1000;
 
 function checkOddKsize(ksize: number, max: number, what: string): void {
   if (!Number.isInteger(ksize) || ksize < 1 || ksize % 2 === 0 || ksize > max) {
@@ -370,7 +371,7 @@ export const medianTransform = defineTransform<MedianParams>({
   kind: 'neighbourhood',
   description: 'Median of a k×k window, k = 3, 5 or 7 (cv2.medianBlur).',
   sample: (rng, spec) => ({
-    ksize: sampleOddInt(rng, 'ksizeRange', readRange(spec, 'ksizeRange', { min: 3, max: MAX_MEDIAN_KSIZE })),
+    ksize: sampleOddInt(rng, 'ksizeRange', readRange(spec, 'ksizeRange', { min: MIN_MEDIAN_KSIZE, max: MAX_MEDIAN_KSIZE })),
   }),
   cpu: (img, p) => medianBlurU8(img, p),
   goldenTolerance: 0,

@@ -14,12 +14,26 @@
 import { InvalidInputError } from '../jobs/errors';
 import { OUTSIDE, borderIndex, readBorderMode } from './border';
 import { checkImageU8, clampU8, defineTransform, readChoice, readInt, readRange, roundHalfEven, sampleUniform, type Spec } from './sample';
+import {
+  CROP_POSITIONS,
+  FLIP_MODES,
+  MAX_ANGLE_DEG,
+  MAX_RESIZE_SIDE_PX,
+  MAX_SCALE,
+  MAX_SHEAR_DEG,
+  MAX_SHIFT_FRACTION,
+  MIN_SCALE,
+  RESIZE_INTERPOLATIONS,
+  WARP_INTERPOLATIONS,
+  type FlipMode,
+  type ResizeInterpolation,
+  type WarpInterpolation,
+} from './spec';
 import type { BorderMode, ImageU8 } from './types';
 
 // ---------------------------------------------------------------------------------------
 // Flip and crop (exact)
 
-export type FlipMode = 'horizontal' | 'vertical' | 'both';
 export interface FlipParams {
   mode: FlipMode;
 }
@@ -71,7 +85,6 @@ export function cropU8(img: ImageU8, p: CropParams): ImageU8 {
 
 /** A 2x3 forward matrix [a, b, c, d, e, f]: output (x, y) = (a x + b y + c, d x + e y + f). */
 export type AffineMatrix = readonly [number, number, number, number, number, number];
-export type WarpInterpolation = 'bilinear' | 'nearest';
 
 export interface WarpOptions {
   border: BorderMode;
@@ -280,7 +293,6 @@ export function affineMatrix(p: Pick<AffineParams, 'angleDeg' | 'scale' | 'dx' |
 // ---------------------------------------------------------------------------------------
 // resize
 
-export type ResizeInterpolation = 'nearest' | 'bilinear' | 'area';
 export interface ResizeParams {
   width: number;
   height: number;
@@ -517,17 +529,6 @@ function resizeArea(img: ImageU8, dw: number, dh: number, scaleX: number, scaleY
 
 type ImageShape = Readonly<Pick<ImageU8, 'width' | 'height' | 'channels'>>;
 
-const WARP_INTERPOLATIONS: readonly WarpInterpolation[] = ['bilinear', 'nearest'];
-const RESIZE_INTERPOLATIONS: readonly ResizeInterpolation[] = ['nearest', 'bilinear', 'area'];
-const FLIP_MODES: readonly FlipMode[] = ['horizontal', 'vertical', 'both'];
-/** Largest side a resize may ask for: 4096² RGB is 48 MiB, beyond any training input. */
-const MAX_RESIZE_SIDE_PX = 4096;
-/** Shear beyond ±80° sends the image to infinity (tan 90°). */
-const MAX_SHEAR_DEG = 80;
-const MIN_SCALE = 0.05;
-const MAX_SCALE = 20;
-const MAX_SHIFT_FRACTION = 1;
-const MAX_ANGLE_DEG = 360;
 
 /** The fixed warp options every affine transform reads: border, borderValue, interpolation. */
 function readWarpOptions(spec: Spec): WarpOptions {
@@ -680,7 +681,7 @@ export const cropTransform = defineTransform<CropParams>({
   sample: (rng, spec, image: ImageShape) => {
     const width = readInt(spec, 'width', 1, image.width);
     const height = readInt(spec, 'height', 1, image.height);
-    const position = readChoice(spec, 'position', ['random', 'center'] as const, 'random');
+    const position = readChoice(spec, 'position', CROP_POSITIONS, 'random');
     if (position === 'center') return { x: Math.floor((image.width - width) / 2), y: Math.floor((image.height - height) / 2), width, height };
     return { x: rng.int(image.width - width + 1), y: rng.int(image.height - height + 1), width, height };
   },

@@ -19,7 +19,14 @@
 import type { Rng } from '../data/rng';
 import { InvalidInputError } from '../jobs/errors';
 import { clampU8, defineTransform, readRange, roundHalfEven, sampleInt, sampleUniform } from './sample';
+import { rangeBounds } from './spec';
 import type { ImageU8, TransformDef } from './types';
+
+/** Cutout's width and height fractions share their bounds. */
+const SIDE_FRACTION = rangeBounds('cutout', 'widthFractionRange');
+const FILL = rangeBounds('cutout', 'fillRange');
+const MIXUP_LAMBDA = rangeBounds('mixup', 'lambdaRange');
+const CUTMIX_LAMBDA = rangeBounds('cutmix', 'lambdaRange');
 
 /** A rectangle in pixels, top-left (x, y), inside the image. */
 export interface PixelBox {
@@ -165,7 +172,7 @@ export function mixLabels(labelA: ArrayLike<number>, labelB: ArrayLike<number>, 
 }
 
 function sampleSide(rng: Rng, spec: Readonly<Record<string, unknown>>, key: string, imageSide: number): number {
-  const fraction = sampleUniform(rng, readRange(spec, key, { min: 0, max: 1, fallback: [0.1, 0.3] }));
+  const fraction = sampleUniform(rng, readRange(spec, key, { ...SIDE_FRACTION, fallback: [0.1, 0.3] }));
   return Math.min(imageSide, Math.max(1, Math.round(fraction * imageSide)));
 }
 
@@ -176,7 +183,7 @@ export const cutoutTransform = defineTransform<CutoutParams>({
   sample: (rng, spec, image) => {
     const width = sampleSide(rng, spec, 'widthFractionRange', image.width);
     const height = sampleSide(rng, spec, 'heightFractionRange', image.height);
-    const fill = sampleInt(rng, readRange(spec, 'fillRange', { min: 0, max: 255, integer: true, fallback: 0 }));
+    const fill = sampleInt(rng, readRange(spec, 'fillRange', { ...FILL, fallback: 0 }));
     const x = rng.int(image.width - width + 1);
     const y = rng.int(image.height - height + 1);
     return { x, y, width, height, fill };
@@ -191,7 +198,7 @@ export const mixupTransform = defineTransform<MixupParams>({
   description: 'Blends the image with a partner, λ·a + (1 − λ)·b; soft label weight λ.',
   sample: (rng, spec, image) => {
     const other = readOther('mixup', spec, image);
-    return { lambda: sampleUniform(rng, readRange(spec, 'lambdaRange', { min: 0, max: 1, fallback: [0.2, 0.8] })), other };
+    return { lambda: sampleUniform(rng, readRange(spec, 'lambdaRange', { ...MIXUP_LAMBDA, fallback: [0.2, 0.8] })), other };
   },
   cpu: mixup,
   goldenTolerance: 0,
@@ -205,7 +212,7 @@ export const cutmixTransform = defineTransform<CutmixParams>({
     const other = readOther('cutmix', spec, image);
     // CutMix (Yun et al. 2019): a box of area (1 − λ)·W·H centred uniformly, clipped to
     // the image, so the label weight is recomputed from the clipped box.
-    const lambda = sampleUniform(rng, readRange(spec, 'lambdaRange', { min: 0, max: 1, fallback: [0.3, 0.7] }));
+    const lambda = sampleUniform(rng, readRange(spec, 'lambdaRange', { ...CUTMIX_LAMBDA, fallback: [0.3, 0.7] }));
     const cut = Math.sqrt(1 - lambda);
     const cutW = Math.round(image.width * cut);
     const cutH = Math.round(image.height * cut);

@@ -23,7 +23,15 @@
 import { Rng } from '../data/rng';
 import { hsvToRgb, rgbToHsv, HUE_RANGE_U8 } from './colour';
 import { clampU8, defineTransform, readRange, requireChannels, roundHalfEven, sampleInt, sampleUniform } from './sample';
+import { rangeBounds } from './spec';
 import type { ImageU8, TransformDef } from './types';
+
+const BETA = rangeBounds('brightness', 'betaRange');
+const ALPHA = rangeBounds('contrast', 'alphaRange');
+const GAMMA = rangeBounds('gamma', 'gammaRange');
+const HUE_SHIFT = rangeBounds('hue-saturation', 'hueShiftRange');
+const SATURATION_SCALE = rangeBounds('hue-saturation', 'saturationScaleRange');
+const NOISE_SIGMA = rangeBounds('gaussian-noise', 'sigmaRange');
 
 /** dst = saturate(round(alpha·x + beta)), OpenCV's convertTo. */
 export interface LinearParams {
@@ -106,7 +114,7 @@ export const brightnessTransform = defineTransform<LinearParams>({
   name: 'brightness',
   kind: 'pointwise',
   description: 'Adds beta to every value (convertTo with alpha 1), clipped to [0, 255].',
-  sample: (rng, spec) => ({ alpha: 1, beta: sampleUniform(rng, readRange(spec, 'betaRange', { min: -255, max: 255, fallback: [-32, 32] })) }),
+  sample: (rng, spec) => ({ alpha: 1, beta: sampleUniform(rng, readRange(spec, 'betaRange', { ...BETA, fallback: [-32, 32] })) }),
   cpu: linearTransform,
   goldenTolerance: 0,
 });
@@ -116,7 +124,7 @@ export const contrastTransform = defineTransform<LinearParams>({
   kind: 'pointwise',
   description: 'Scales values by alpha around mid-grey 128 (convertTo), clipped to [0, 255].',
   sample: (rng, spec) => {
-    const alpha = sampleUniform(rng, readRange(spec, 'alphaRange', { min: 0, max: 16, fallback: [0.75, 1.25] }));
+    const alpha = sampleUniform(rng, readRange(spec, 'alphaRange', { ...ALPHA, fallback: [0.75, 1.25] }));
     return { alpha, beta: CONTRAST_PIVOT * (1 - alpha) };
   },
   cpu: linearTransform,
@@ -127,7 +135,7 @@ export const gammaTransform = defineTransform<GammaParams>({
   name: 'gamma',
   kind: 'pointwise',
   description: '255·(x/255)^gamma through a lookup table; gamma < 1 brightens.',
-  sample: (rng, spec) => ({ gamma: sampleUniform(rng, readRange(spec, 'gammaRange', { min: 0.01, max: 10, fallback: [0.7, 1.5] })) }),
+  sample: (rng, spec) => ({ gamma: sampleUniform(rng, readRange(spec, 'gammaRange', { ...GAMMA, fallback: [0.7, 1.5] })) }),
   cpu: (img, p) => applyLut(img, gammaLut(p.gamma)),
   goldenTolerance: 0,
 });
@@ -137,8 +145,8 @@ export const hueSaturationTransform = defineTransform<HueSaturationParams>({
   kind: 'pointwise',
   description: 'Shifts hue (OpenCV units of 2°) and scales saturation in 8-bit HSV.',
   sample: (rng, spec) => ({
-    hueShift: sampleInt(rng, readRange(spec, 'hueShiftRange', { min: -180, max: 180, integer: true, fallback: [-9, 9] })),
-    saturationScale: sampleUniform(rng, readRange(spec, 'saturationScaleRange', { min: 0, max: 16, fallback: [0.7, 1.3] })),
+    hueShift: sampleInt(rng, readRange(spec, 'hueShiftRange', { ...HUE_SHIFT, fallback: [-9, 9] })),
+    saturationScale: sampleUniform(rng, readRange(spec, 'saturationScaleRange', { ...SATURATION_SCALE, fallback: [0.7, 1.3] })),
   }),
   cpu: hueSaturation,
   // Through hsv-to-rgb, which OpenCV's own scalar row tail rounds differently (colour.ts).
@@ -150,7 +158,7 @@ export const gaussianNoiseTransform = defineTransform<GaussianNoiseParams>({
   kind: 'pointwise',
   description: 'Adds seeded Gaussian noise of standard deviation sigma to every value.',
   sample: (rng, spec) => ({
-    sigma: sampleUniform(rng, readRange(spec, 'sigmaRange', { min: 0, max: 255, fallback: [5, 15] })),
+    sigma: sampleUniform(rng, readRange(spec, 'sigmaRange', { ...NOISE_SIGMA, fallback: [5, 15] })),
     seed: rng.nextUint32(),
   }),
   cpu: gaussianNoise,

@@ -11,6 +11,7 @@
  */
 import type { Rng } from '../data/rng';
 import { InvalidInputError } from '../jobs/errors';
+import { isChoice, isIntIn, oddBounds } from './spec';
 import type { ImageU8, Range, TransformDef } from './types';
 
 /** A step's `params` object from a pipeline spec, as `TransformDef.sample` receives it. */
@@ -70,14 +71,14 @@ export function readRange(spec: Spec, key: string, bounds: RangeBounds): [number
 export function readChoice<T extends string>(spec: Spec, key: string, choices: readonly T[], fallback: T): T {
   const value = spec[key];
   if (value === undefined) return fallback;
-  if (typeof value === 'string' && (choices as readonly string[]).includes(value)) return value as T;
+  if (isChoice(value, choices)) return value;
   throw new InvalidInputError(`"${key}" must be one of ${choices.join(', ')}; got ${JSON.stringify(value)}.`);
 }
 
 /** A fixed integer option in [min, max]; required unless `fallback` is given; names the key when wrong. */
 export function readInt(spec: Spec, key: string, min: number, max: number, fallback?: number): number {
   const value = spec[key] ?? fallback;
-  if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value;
+  if (isIntIn(value, min, max)) return value;
   throw new InvalidInputError(`"${key}" must be a whole number in [${min}, ${max}]; got ${JSON.stringify(spec[key])}.`);
 }
 
@@ -94,9 +95,9 @@ export function sampleInt(rng: Rng, [lo, hi]: [number, number]): number {
 
 /** Uniform odd integer in [lo, hi] (kernel sizes); one draw; names the key when the range holds none. */
 export function sampleOddInt(rng: Rng, key: string, [lo, hi]: [number, number]): number {
-  const first = Math.ceil(lo) % 2 === 0 ? Math.ceil(lo) + 1 : Math.ceil(lo);
-  const last = Math.floor(hi) % 2 === 0 ? Math.floor(hi) - 1 : Math.floor(hi);
-  if (first > last) throw new InvalidInputError(`"${key}" [${lo}, ${hi}] contains no odd integer; kernel sizes must be odd.`);
+  const odd = oddBounds(lo, hi);
+  if (odd === null) throw new InvalidInputError(`"${key}" [${lo}, ${hi}] contains no odd integer; kernel sizes must be odd.`);
+  const [first, last] = odd;
   return first + 2 * rng.int((last - first) / 2 + 1);
 }
 

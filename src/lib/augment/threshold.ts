@@ -10,6 +10,7 @@
 import type { Rng } from '../data/rng';
 import { toGray } from './colour';
 import { defineTransform, readRange, sampleInt } from './sample';
+import { rangeBounds } from './spec';
 import type { ImageU8, TransformDef } from './types';
 
 export interface ThresholdParams {
@@ -24,7 +25,8 @@ export interface OtsuParams {
   maxValue: number;
 }
 
-const MAX_VALUE_BOUNDS = { min: 0, max: 255, integer: true } as const;
+const THRESHOLD_BOUNDS = rangeBounds('threshold-binary', 'thresholdRange');
+const MAX_VALUE_BOUNDS = rangeBounds('threshold-binary', 'maxValueRange');
 const DEFAULT_THRESHOLD = 127;
 const DEFAULT_MAX_VALUE = 255;
 
@@ -73,7 +75,7 @@ export function otsuThreshold(gray: ImageU8): number {
 }
 
 function sampleFixed(rng: Rng, spec: Readonly<Record<string, unknown>>): ThresholdParams {
-  const threshold = sampleInt(rng, readRange(spec, 'thresholdRange', { ...MAX_VALUE_BOUNDS, fallback: DEFAULT_THRESHOLD }));
+  const threshold = sampleInt(rng, readRange(spec, 'thresholdRange', { ...THRESHOLD_BOUNDS, fallback: DEFAULT_THRESHOLD }));
   const maxValue = sampleInt(rng, readRange(spec, 'maxValueRange', { ...MAX_VALUE_BOUNDS, fallback: DEFAULT_MAX_VALUE }));
   return { threshold, maxValue };
 }

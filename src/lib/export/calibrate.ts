@@ -16,10 +16,7 @@
 import { tf } from '../compute/register';
 import type { CancelToken } from '../jobs/progress';
 import { runFloatGraph, type FloatGraph } from './float-graph';
-import type { CalibrationMethod } from '../storage/stored-shapes';
-export type { CalibrationMethod } from '../storage/stored-shapes';
-
-export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['minmax', 'percentile', 'mse'];
+import type { CalibrationMethod } from './spec';
 
 export type Range = [number, number];
 

@@ -18,7 +18,7 @@ import { tf } from '../compute/register';
 import { modelBiasOf, getSlices, sliceSamples } from '../evaluate/evaluations';
 import { evaluateSlices, type Slice } from '../evaluate/slices';
 import { Rng } from '../data/rng';
-import type { DatasetVersion, RunRecord } from '../storage/records';
+import type { DatasetVersion, ExportRun } from '../storage/records';
 import { InvalidInputError, NotFoundError } from '../jobs/errors';
 import { NEVER_CANCELLED, ProgressReporter, type CancelToken, type ProgressFn } from '../jobs/progress';
 import { getRunOfKind, listRunsOfKind, putRun } from '../storage/runs';
@@ -30,31 +30,28 @@ import { labeledIndices, streamBatches } from '../train/batches';
 import { modelArtifacts } from '../train/checkpoint';
 import { confusionStats } from '../evaluate/evaluate';
 import { pixelsToInput } from '../train/models';
-import { loadStoredModel } from '../train/runs';
-import { estimateArena } from './arena';
-import { BOARDS, fitOnBoard } from './boards';
+import { loadStoredModel, type LoadedModel } from '../train/runs';
+import { estimateArena, type ArenaEstimate } from './arena';
+import { BOARDS, fitOnBoard, type Board } from './boards';
 import { modelDataCc, modelDataH } from './c-array';
 import { calibrate } from './calibrate';
-import { extractFloatGraph, floatGraphLogits } from './float-graph';
+import { extractFloatGraph, floatGraphLogits, type FloatGraph } from './float-graph';
 import { Int8Interpreter } from './int8-interpreter';
 import { writeOnnx } from './onnx-writer';
 import { arduinoLibraryZip, buildExportMetadata, exportBundleZip, labelsTxt, metadataJson, sha256Hex } from './package';
 import { pixelsToInt8, type QGraph, type QTensor } from './qgraph';
 import { quantizeGraph } from './quantize';
+import { BUNDLE_FILE_NAME, GROUP_DROP_FLAG_POINTS } from './spec';
 import { writeTflite } from './tflite-writer';
 import type { ExportRequest, ModelScore, SplitComparison, GroupComparisonReport, ExportFileInfo, ExportReport, ExportResult } from '../storage/stored-shapes';
 export type { ExportRequest, ModelScore, SplitComparison, GroupComparisonReport, ExportFileInfo, ExportReport, ExportResult } from '../storage/stored-shapes';
 
-export const DEFAULT_CALIBRATION_SAMPLES = 300;
-export const DEFAULT_MAX_EVAL_PER_SPLIT = 2000;
 /** Test vectors in test_vectors.json: enough to compare another runtime value by value. */
 const TEST_VECTOR_COUNT = 100;
 /** The ones compiled into the Arduino sketch: enough to catch a broken port, small enough for flash. */
 const SKETCH_TEST_VECTOR_COUNT = 10;
 const CALIBRATION_BATCH = 64;
 const FLOAT_EVAL_BATCH = 128;
-/** A group whose int8 accuracy falls this much more than the whole set's is flagged. */
-export const GROUP_DROP_FLAG_POINTS = 1;
 const HEARTH_VERSION = '0.1.0';
 
 function argmaxInt8(values: Int8Array): number {
@@ -132,228 +129,379 @@ export async function runExport(
 ): Promise<ExportReport> {
   const cancel = opts.cancel ?? NEVER_CANCELLED;
   const progress = new ProgressReporter(opts.onProgress);
-  const board = BOARDS.find((b) => b.id === req.boardId);
-  if (!board) throw new InvalidInputError(`Unknown board "${req.boardId}": pick one of ${BOARDS.map((b) => b.id).join(', ')}.`);
-  if (!(req.calibration.samples >= 1)) throw new InvalidInputError('Calibration needs at least one sample: 300 is a good default.');
+  const board = checkRequest(req);
   const loaded = await loadStoredModel(db, req.modelId);
   const { model } = loaded;
   try {
-    const version = await getVersion(db, loaded.versionId);
-    const project = await getProject(db, version.projectId);
-    const input = model.spec.input;
-    if (req.favourableClass < 0 || req.favourableClass >= version.classes.length) {
-      throw new InvalidInputError(`The favourable class ${req.favourableClass} is not one of the model's ${version.classes.length} classes.`);
-    }
+    const job = await openExport(db, req, loaded, progress, cancel);
 
     // 1. Lowering, checked against the model itself on the first calibration batch.
     progress.report(0, 1, 'Lowering the model', true);
     const graph = await extractFloatGraph(model.model);
-    const calibrationSet = stratifiedSample(version, req.calibration.samples, req.calibration.seed);
-    const [firstPixels] = await Promise.all([getPixels(db, Array.from(calibrationSet.indices.slice(0, 16), (at) => version.sampleIds[at] as number))]);
-    const loweringMaxAbsDiff = tf.tidy(() => {
-      const x = pixelsToInput(firstPixels, input);
-      return tf.max(tf.abs(tf.sub(floatGraphLogits(graph, x), model.model.apply(x, { training: false }) as tf.Tensor))).dataSync()[0] as number;
-    });
+    const calibrationSet = stratifiedSample(job.version, req.calibration.samples, req.calibration.seed);
+    const { firstPixels, loweringMaxAbsDiff } = await checkLowering(job, graph, calibrationSet.indices);
 
     // 2. Calibration and quantization.
-    const batches = async function* (): AsyncIterable<tf.Tensor4D> {
-      for await (const batch of streamBatches(db, version, { indices: calibrationSet.indices, batchSize: CALIBRATION_BATCH })) {
-        yield pixelsToInput(batch.pixels, input);
-      }
-    };
-    const calibrationBatches = Math.ceil(calibrationSet.indices.length / CALIBRATION_BATCH) * (req.calibration.method === 'minmax' ? 1 : 2);
-    let batchesDone = 0;
-    const qgraph = quantizeGraph(
-      graph,
-      await calibrate(graph, batches, req.calibration.method, {
-        cancel,
-        onBatch: () => progress.report(++batchesDone, calibrationBatches, `Calibrating (${req.calibration.method})`),
-      }),
-    );
+    const qgraph = await calibrateAndQuantize(job, graph, calibrationSet.indices);
     const interpreter = new Int8Interpreter(qgraph);
 
     // 3. Float against int8 on val and test.
-    const splits: SplitComparison[] = [];
-    const paired: Partial<Record<'val' | 'test', PairedPredictions>> = {};
-    const plan = (['val', 'test'] as const).map((split) => {
-      const all = labeledIndices(version, split);
-      return { split, all, indices: subset(all, req.maxEvalPerSplit, req.calibration.seed) };
-    });
-    const evalTotal = plan.reduce((s, p) => s + p.indices.length, 0);
-    let evalDone = 0;
-    for (const { split, all, indices } of plan) {
-      if (indices.length === 0) continue;
-      const n = indices.length;
-      const pred: PairedPredictions = { ids: new Uint32Array(n), trueLabels: new Int16Array(n), float: new Int16Array(n), int8: new Int16Array(n) };
-      let at = 0;
-      for await (const batch of streamBatches(db, version, { indices, batchSize: FLOAT_EVAL_BATCH })) {
-        cancel.throwIfCancelled();
-        const argmax = tf.tidy(() => tf.argMax(model.model.apply(pixelsToInput(batch.pixels, input), { training: false }) as tf.Tensor2D, 1));
-        const floatPred = await argmax.data();
-        argmax.dispose();
-        batch.pixels.forEach((pixels, k) => {
-          pred.ids[at + k] = batch.ids[k] as number;
-          pred.trueLabels[at + k] = batch.labels[k] as number;
-          pred.float[at + k] = floatPred[k] as number;
-          pred.int8[at + k] = argmaxInt8(interpreter.run(pixelsToInt8(pixels)));
-        });
-        at += batch.ids.length;
-        evalDone += batch.ids.length;
-        progress.report(evalDone, evalTotal, `Evaluating float and int8 on ${split}`);
-      }
-      let same = 0;
-      for (let i = 0; i < n; i++) if (pred.float[i] === pred.int8[i]) same++;
-      splits.push({
-        split,
-        evaluated: n,
-        total: all.length,
-        float: score(pred.trueLabels, pred.float, version.classes.length),
-        int8: score(pred.trueLabels, pred.int8, version.classes.length),
-        agreement: same / n,
-      });
-      paired[split] = pred;
-    }
-    const reportSplit = paired.test ?? paired.val;
-    if (!reportSplit) throw new InvalidInputError(`Dataset version ${version.number} has no labelled val or test samples to check the int8 model on: assign some.`);
-    const reportSplitName = paired.test ? 'test' : 'val';
+    const { splits, paired } = await compareOnSplits(job, interpreter);
+    const reportSplit = pickReportSplit(job.version, paired);
 
     // Group metrics and data unit tests on the report split, float against int8.
-    const predictionsOf = (which: 'float' | 'int8') => ({
-      versionId: version.id ?? loaded.versionId,
-      predictions: { ids: reportSplit.ids, predicted: reportSplit[which], trueLabels: reportSplit.trueLabels },
-    });
-    const splitScore = splits.find((s) => s.split === reportSplitName) as SplitComparison;
-    const overallDrop = splitScore.float.accuracy - splitScore.int8.accuracy;
-    const groups: GroupComparisonReport[] = [];
-    for (const [attribute, column] of Object.entries(version.attributes)) {
-      const privileged = [largestGroup(version, column.codes, column.values, reportSplit.ids)];
-      const biasReq = { attribute, favourableClass: req.favourableClass, privileged };
-      const floatBias = await modelBiasOf(db, predictionsOf('float'), biasReq);
-      const int8Bias = await modelBiasOf(db, predictionsOf('int8'), biasReq);
-      const flagged = floatBias.groups
-        .filter((g) => {
-          const after = int8Bias.groups.find((h) => h.group === g.group)?.accuracy.value;
-          return g.accuracy.value !== undefined && after !== undefined && g.accuracy.value - after - overallDrop > GROUP_DROP_FLAG_POINTS / 100;
-        })
-        .map((g) => g.group);
-      groups.push({ attribute, privileged, float: floatBias, int8: int8Bias, flagged });
-    }
-    const slices: Slice[] = await getSlices(db, project.id);
-    const floatSlices = evaluateSlices(slices, await sliceSamples(db, predictionsOf('float'), slices));
-    const int8Slices = evaluateSlices(slices, await sliceSamples(db, predictionsOf('int8'), slices));
-    const blocked = int8Slices
-      .filter((r) => r.status === 'fail')
-      .map((r) => `Data unit test "${r.name}" fails on the int8 model: accuracy ${r.accuracy.value === undefined ? 'undefined' : (r.accuracy.value * 100).toFixed(1) + ' %'} < ${(r.minAccuracy * 100).toFixed(1)} %.`);
+    const groups = await compareGroups(job, splits, reportSplit);
+    const slices = await runDataUnitTests(job, reportSplit.predictions);
 
     // 4. Files.
     progress.report(0, 1, 'Writing the files', true);
-    const artifacts = await modelArtifacts(model);
-    const tfjsModelJson = JSON.stringify({
-      format: 'layers-model',
-      generatedBy: `Hearth ${HEARTH_VERSION}`,
-      convertedBy: null,
-      modelTopology: artifacts.topology,
-      weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
-    });
-    const weightsBin = new Uint8Array(artifacts.weightData);
-    const tfjsReloadMaxAbsDiff = await reloadCheck(tfjsModelJson, weightsBin, model.model, firstPixels, input);
+    const written = await writeFiles(job, qgraph, interpreter, reportSplit.predictions, calibrationSet, firstPixels);
+    const described = await fileInfos(written.files);
 
-    const base = `${model.spec.kind.replace(/-/g, '_')}_int8`;
-    const tflite = writeTflite(qgraph, { description: `Hearth int8 ${model.spec.kind} (${version.classes.length} classes)` });
-    const onnx = writeOnnx(qgraph, { producerVersion: HEARTH_VERSION, docString: `Hearth int8 ${model.spec.kind}, QDQ` });
-    const arena = estimateArena(qgraph);
-    const testVectors = await makeTestVectors(db, qgraph, reportSplit, interpreter);
-    const libName = libraryName(model.spec.kind);
-    const files: Record<string, Uint8Array> = {
-      [`${base}.tflite`]: tflite,
-      [`${base}_qdq.onnx`]: onnx,
-      'tfjs/model.json': new TextEncoder().encode(tfjsModelJson),
-      'tfjs/weights.bin': weightsBin,
-      'model_data.cc': new TextEncoder().encode(modelDataCc(tflite)),
-      'model_data.h': new TextEncoder().encode(modelDataH()),
-      'labels.txt': new TextEncoder().encode(labelsTxt(version.classes)),
-      'test_vectors.json': new TextEncoder().encode(JSON.stringify(testVectors)),
-    };
-    const metadata = await buildExportMetadata({
-      graph: qgraph,
-      inputSpec: input,
-      labels: version.classes,
-      modelName: loaded.record.name,
-      hearthVersion: HEARTH_VERSION,
-      createdAt: Date.now(),
-      quantization: { calibration: req.calibration.method, sampleCount: calibrationSet.indices.length, seed: req.calibration.seed },
-      provenance: {
-        projectId: project.id,
-        datasetVersion: version.number,
-        runId: loaded.record.runId ?? null,
-        backend: String((loaded.record.meta as { backend?: unknown }).backend ?? 'unknown'),
-        seed: model.spec.seed,
-      },
-      files,
-      arena,
-    });
-    files[`${libName}_arduino.zip`] = arduinoLibraryZip({
-      libraryName: libName,
-      model: tflite,
-      metadata,
-      testVectors: {
-        inputs: testVectors.inputs.slice(0, SKETCH_TEST_VECTOR_COUNT).map((v) => Int8Array.from(v)),
-        expected: testVectors.expected.slice(0, SKETCH_TEST_VECTOR_COUNT).map((v) => Int8Array.from(v)),
-        labels: testVectors.expected.slice(0, SKETCH_TEST_VECTOR_COUNT).map((v) => v.indexOf(Math.max(...v))),
-      },
-    });
-    files['metadata.json'] = new TextEncoder().encode(metadataJson(metadata));
-    files['hearth-export.zip'] = exportBundleZip(files);
-    const described: ExportFileInfo[] = [];
-    for (const [name, bytes] of Object.entries(files)) {
-      described.push({ name, bytes: bytes.length, sha256: await sha256Hex(bytes), description: describeFile(name) });
-    }
-
-    const floatBytes = (files['tfjs/model.json'] as Uint8Array).length + weightsBin.length;
-    const report: ExportReport = {
-      exportId: req.exportId,
-      modelId: req.modelId,
-      modelName: loaded.record.name,
-      modelKind: model.spec.kind,
-      projectId: project.id,
-      versionId: version.id ?? loaded.versionId,
-      versionNumber: version.number,
-      classes: version.classes,
-      createdAt: Date.now(),
-      backend: tf.getBackend(),
-      calibration: { ...req.calibration, used: calibrationSet.indices.length, strata: calibrationSet.strata },
-      sizes: { floatBytes, int8TfliteBytes: tflite.length, ratio: tflite.length / floatBytes, onnxBytes: onnx.length, parameters: model.paramCount() },
-      arena,
-      boards: BOARDS.map((b) => ({ id: b.id, name: b.name, ...fitOnBoard(b, { modelBytes: tflite.length, arenaBytes: arena.totalBytes }) })),
-      boardId: board.id,
-      splits,
-      groups,
-      slices: { float: floatSlices, int8: int8Slices },
-      blocked,
-      override: null,
-      checks: { loweringMaxAbsDiff, tfjsReloadMaxAbsDiff },
-      ops: [...new Set(qgraph.ops.map((op) => op.kind))],
-      files: described,
-    };
-    const run: RunRecord = {
-      id: req.exportId,
-      projectId: project.id,
-      kind: 'export',
-      datasetVersionId: report.versionId,
-      seed: req.calibration.seed,
-      backend: report.backend,
-      config: { ...req },
-      status: 'done',
-      createdAt: report.createdAt,
-      finishedAt: Date.now(),
-      result: { report, files },
-    };
+    const report = buildReport(job, board, { calibrationSet, qgraph, written, described, splits, groups, slices, loweringMaxAbsDiff });
+    const run = exportRun(job, report, written.files);
     await putRun(db, run);
     progress.report(1, 1, 'Done', true);
     return report;
   } finally {
     model.dispose();
   }
+}
+
+/** What every step of one export reads: the request, the stored model and its dataset version. */
+interface ExportJob {
+  db: HearthDb;
+  req: ExportRequest;
+  loaded: LoadedModel;
+  model: LoadedModel['model'];
+  version: DatasetVersion;
+  projectId: string;
+  progress: ProgressReporter;
+  cancel: CancelToken;
+}
+
+/** The board the request names; refuses an unknown board or a calibration without samples. */
+function checkRequest(req: ExportRequest): Board {
+  const board = BOARDS.find((b) => b.id === req.boardId);
+  if (!board) throw new InvalidInputError(`Unknown board "${req.boardId}": pick one of ${BOARDS.map((b) => b.id).join(', ')}.`);
+  if (!(req.calibration.samples >= 1)) throw new InvalidInputError('Calibration needs at least one sample: 300 is a good default.');
+  return board;
+}
+
+/** Loads the model's dataset version and project, and checks the favourable class against the version. */
+async function openExport(db: HearthDb, req: ExportRequest, loaded: LoadedModel, progress: ProgressReporter, cancel: CancelToken): Promise<ExportJob> {
+  const version = await getVersion(db, loaded.versionId);
+  const project = await getProject(db, version.projectId);
+  if (req.favourableClass < 0 || req.favourableClass >= version.classes.length) {
+    throw new InvalidInputError(`The favourable class ${req.favourableClass} is not one of the model's ${version.classes.length} classes.`);
+  }
+  return { db, req, loaded, model: loaded.model, version, projectId: project.id, progress, cancel };
+}
+
+/** The first calibration samples, and the largest difference between the float graph's logits and the model's on them. */
+async function checkLowering(job: ExportJob, graph: FloatGraph, calibrationIndices: Uint32Array): Promise<{ firstPixels: Uint8Array[]; loweringMaxAbsDiff: number }> {
+  const { db, version, model } = job;
+  const input = model.spec.input;
+  const [firstPixels] = await Promise.all([getPixels(db, Array.from(calibrationIndices.slice(0, 16), (at) => version.sampleIds[at] as number))]);
+  const loweringMaxAbsDiff = tf.tidy(() => {
+    const x = pixelsToInput(firstPixels, input);
+    return tf.max(tf.abs(tf.sub(floatGraphLogits(graph, x), model.model.apply(x, { training: false }) as tf.Tensor))).dataSync()[0] as number;
+  });
+  return { firstPixels, loweringMaxAbsDiff };
+}
+
+async function calibrateAndQuantize(job: ExportJob, graph: FloatGraph, calibrationIndices: Uint32Array): Promise<QGraph> {
+  const { db, req, version, progress, cancel } = job;
+  const input = job.model.spec.input;
+  const batches = async function* (): AsyncIterable<tf.Tensor4D> {
+    for await (const batch of streamBatches(db, version, { indices: calibrationIndices, batchSize: CALIBRATION_BATCH })) {
+      yield pixelsToInput(batch.pixels, input);
+    }
+  };
+  const calibrationBatches = Math.ceil(calibrationIndices.length / CALIBRATION_BATCH) * (req.calibration.method === 'minmax' ? 1 : 2);
+  let batchesDone = 0;
+  return quantizeGraph(
+    graph,
+    await calibrate(graph, batches, req.calibration.method, {
+      cancel,
+      onBatch: () => progress.report(++batchesDone, calibrationBatches, `Calibrating (${req.calibration.method})`),
+    }),
+  );
+}
+
+type PairedBySplit = Partial<Record<'val' | 'test', PairedPredictions>>;
+
+/** Both models on the (seeded subset of the) val and test splits: their scores, and their predictions. */
+async function compareOnSplits(job: ExportJob, interpreter: Int8Interpreter): Promise<{ splits: SplitComparison[]; paired: PairedBySplit }> {
+  const { req, version, progress } = job;
+  const splits: SplitComparison[] = [];
+  const paired: PairedBySplit = {};
+  const plan = (['val', 'test'] as const).map((split) => {
+    const all = labeledIndices(version, split);
+    return { split, all, indices: subset(all, req.maxEvalPerSplit, req.calibration.seed) };
+  });
+  const evalTotal = plan.reduce((s, p) => s + p.indices.length, 0);
+  let evalDone = 0;
+  for (const { split, all, indices } of plan) {
+    if (indices.length === 0) continue;
+    const pred = await predictFloatAndInt8(job, interpreter, indices, (n) => {
+      evalDone += n;
+      progress.report(evalDone, evalTotal, `Evaluating float and int8 on ${split}`);
+    });
+    splits.push(compareSplit(split, all.length, pred, version.classes.length));
+    paired[split] = pred;
+  }
+  return { splits, paired };
+}
+
+/** Both models' predictions on the samples at `indices`; `onBatch` after each batch of `n`. */
+async function predictFloatAndInt8(job: ExportJob, interpreter: Int8Interpreter, indices: Uint32Array, onBatch: (n: number) => void): Promise<PairedPredictions> {
+  const { db, version, model, cancel } = job;
+  const input = model.spec.input;
+  const n = indices.length;
+  const pred: PairedPredictions = { ids: new Uint32Array(n), trueLabels: new Int16Array(n), float: new Int16Array(n), int8: new Int16Array(n) };
+  let at = 0;
+  for await (const batch of streamBatches(db, version, { indices, batchSize: FLOAT_EVAL_BATCH })) {
+    cancel.throwIfCancelled();
+    const argmax = tf.tidy(() => tf.argMax(model.model.apply(pixelsToInput(batch.pixels, input), { training: false }) as tf.Tensor2D, 1));
+    const floatPred = await argmax.data();
+    argmax.dispose();
+    batch.pixels.forEach((pixels, k) => {
+      pred.ids[at + k] = batch.ids[k] as number;
+      pred.trueLabels[at + k] = batch.labels[k] as number;
+      pred.float[at + k] = floatPred[k] as number;
+      pred.int8[at + k] = argmaxInt8(interpreter.run(pixelsToInt8(pixels)));
+    });
+    at += batch.ids.length;
+    onBatch(batch.ids.length);
+  }
+  return pred;
+}
+
+function compareSplit(split: 'val' | 'test', total: number, pred: PairedPredictions, numClasses: number): SplitComparison {
+  const n = pred.ids.length;
+  let same = 0;
+  for (let i = 0; i < n; i++) if (pred.float[i] === pred.int8[i]) same++;
+  return {
+    split,
+    evaluated: n,
+    total,
+    float: score(pred.trueLabels, pred.float, numClasses),
+    int8: score(pred.trueLabels, pred.int8, numClasses),
+    agreement: same / n,
+  };
+}
+
+interface ReportSplit {
+  name: 'val' | 'test';
+  predictions: PairedPredictions;
+}
+
+/** The split the group metrics, data unit tests and test vectors use: test, else val. */
+function pickReportSplit(version: DatasetVersion, paired: PairedBySplit): ReportSplit {
+  const reportSplit = paired.test ?? paired.val;
+  if (!reportSplit) throw new InvalidInputError(`Dataset version ${version.number} has no labelled val or test samples to check the int8 model on: assign some.`);
+  return { name: paired.test ? 'test' : 'val', predictions: reportSplit };
+}
+
+/** One model's predictions on the report split, as the evaluation functions take them. */
+function predictionsOf(job: ExportJob, reportSplit: PairedPredictions, which: 'float' | 'int8') {
+  return {
+    versionId: job.version.id ?? job.loaded.versionId,
+    predictions: { ids: reportSplit.ids, predicted: reportSplit[which], trueLabels: reportSplit.trueLabels },
+  };
+}
+
+/** Group metrics per attribute, float against int8, with the groups int8 hurts most flagged. */
+async function compareGroups(job: ExportJob, splits: SplitComparison[], reportSplit: ReportSplit): Promise<GroupComparisonReport[]> {
+  const { db, req, version } = job;
+  const splitScore = splits.find((s) => s.split === reportSplit.name) as SplitComparison;
+  const overallDrop = splitScore.float.accuracy - splitScore.int8.accuracy;
+  const groups: GroupComparisonReport[] = [];
+  for (const [attribute, column] of Object.entries(version.attributes)) {
+    const privileged = [largestGroup(version, column.codes, column.values, reportSplit.predictions.ids)];
+    const biasReq = { attribute, favourableClass: req.favourableClass, privileged };
+    const floatBias = await modelBiasOf(db, predictionsOf(job, reportSplit.predictions, 'float'), biasReq);
+    const int8Bias = await modelBiasOf(db, predictionsOf(job, reportSplit.predictions, 'int8'), biasReq);
+    const flagged = floatBias.groups
+      .filter((g) => {
+        const after = int8Bias.groups.find((h) => h.group === g.group)?.accuracy.value;
+        return g.accuracy.value !== undefined && after !== undefined && g.accuracy.value - after - overallDrop > GROUP_DROP_FLAG_POINTS / 100;
+      })
+      .map((g) => g.group);
+    groups.push({ attribute, privileged, float: floatBias, int8: int8Bias, flagged });
+  }
+  return groups;
+}
+
+/** The project's data unit tests on both models, and why their int8 failures block the download. */
+async function runDataUnitTests(job: ExportJob, reportSplit: PairedPredictions): Promise<ExportReport['slices'] & { blocked: string[] }> {
+  const { db } = job;
+  const slices: Slice[] = await getSlices(db, job.projectId);
+  const floatSlices = evaluateSlices(slices, await sliceSamples(db, predictionsOf(job, reportSplit, 'float'), slices));
+  const int8Slices = evaluateSlices(slices, await sliceSamples(db, predictionsOf(job, reportSplit, 'int8'), slices));
+  const blocked = int8Slices
+    .filter((r) => r.status === 'fail')
+    .map((r) => `Data unit test "${r.name}" fails on the int8 model: accuracy ${r.accuracy.value === undefined ? 'undefined' : (r.accuracy.value * 100).toFixed(1) + ' %'} < ${(r.minAccuracy * 100).toFixed(1)} %.`);
+  return { float: floatSlices, int8: int8Slices, blocked };
+}
+
+interface WrittenFiles {
+  files: Record<string, Uint8Array>;
+  tflite: Uint8Array;
+  onnx: Uint8Array;
+  weightsBin: Uint8Array;
+  arena: ArenaEstimate;
+  tfjsReloadMaxAbsDiff: number;
+}
+
+/** Every file of the export by its path, the float tfjs files checked by reloading them. */
+async function writeFiles(
+  job: ExportJob,
+  qgraph: QGraph,
+  interpreter: Int8Interpreter,
+  reportSplit: PairedPredictions,
+  calibrationSet: { indices: Uint32Array },
+  firstPixels: Uint8Array[],
+): Promise<WrittenFiles> {
+  const { db, req, loaded, model, version } = job;
+  const input = model.spec.input;
+  const { tfjsModelJson, weightsBin } = await floatTfjsFiles(model);
+  const tfjsReloadMaxAbsDiff = await reloadCheck(tfjsModelJson, weightsBin, model.model, firstPixels, input);
+
+  const base = `${model.spec.kind.replace(/-/g, '_')}_int8`;
+  const tflite = writeTflite(qgraph, { description: `Hearth int8 ${model.spec.kind} (${version.classes.length} classes)` });
+  const onnx = writeOnnx(qgraph, { producerVersion: HEARTH_VERSION, docString: `Hearth int8 ${model.spec.kind}, QDQ` });
+  const arena = estimateArena(qgraph);
+  const testVectors = await makeTestVectors(db, qgraph, reportSplit, interpreter);
+  const libName = libraryName(model.spec.kind);
+  const files: Record<string, Uint8Array> = {
+    [`${base}.tflite`]: tflite,
+    [`${base}_qdq.onnx`]: onnx,
+    'tfjs/model.json': new TextEncoder().encode(tfjsModelJson),
+    'tfjs/weights.bin': weightsBin,
+    'model_data.cc': new TextEncoder().encode(modelDataCc(tflite)),
+    'model_data.h': new TextEncoder().encode(modelDataH()),
+    'labels.txt': new TextEncoder().encode(labelsTxt(version.classes)),
+    'test_vectors.json': new TextEncoder().encode(JSON.stringify(testVectors)),
+  };
+  const metadata = await buildExportMetadata({
+    graph: qgraph,
+    inputSpec: input,
+    labels: version.classes,
+    modelName: loaded.record.name,
+    hearthVersion: HEARTH_VERSION,
+    createdAt: Date.now(),
+    quantization: { calibration: req.calibration.method, sampleCount: calibrationSet.indices.length, seed: req.calibration.seed },
+    provenance: {
+      projectId: job.projectId,
+      datasetVersion: version.number,
+      runId: loaded.record.runId ?? null,
+      backend: String((loaded.record.meta as { backend?: unknown }).backend ?? 'unknown'),
+      seed: model.spec.seed,
+    },
+    files,
+    arena,
+  });
+  files[`${libName}_arduino.zip`] = arduinoLibraryZip({
+    libraryName: libName,
+    model: tflite,
+    metadata,
+    testVectors: {
+      inputs: testVectors.inputs.slice(0, SKETCH_TEST_VECTOR_COUNT).map((v) => Int8Array.from(v)),
+      expected: testVectors.expected.slice(0, SKETCH_TEST_VECTOR_COUNT).map((v) => Int8Array.from(v)),
+      labels: testVectors.expected.slice(0, SKETCH_TEST_VECTOR_COUNT).map((v) => v.indexOf(Math.max(...v))),
+    },
+  });
+  files['metadata.json'] = new TextEncoder().encode(metadataJson(metadata));
+  files[BUNDLE_FILE_NAME] = exportBundleZip(files);
+  return { files, tflite, onnx, weightsBin, arena, tfjsReloadMaxAbsDiff };
+}
+
+/** The float model in tfjs layers format: model.json (topology and manifest) and weights.bin. */
+async function floatTfjsFiles(model: LoadedModel['model']): Promise<{ tfjsModelJson: string; weightsBin: Uint8Array }> {
+  const artifacts = await modelArtifacts(model);
+  const tfjsModelJson = JSON.stringify({
+    format: 'layers-model',
+    generatedBy: `Hearth ${HEARTH_VERSION}`,
+    convertedBy: null,
+    modelTopology: artifacts.topology,
+    weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
+  });
+  const weightsBin = new Uint8Array(artifacts.weightData);
+  return { tfjsModelJson, weightsBin };
+}
+
+/** Each file's size, checksum and what it is for, in the order of `files`. */
+async function fileInfos(files: Record<string, Uint8Array>): Promise<ExportFileInfo[]> {
+  const described: ExportFileInfo[] = [];
+  for (const [name, bytes] of Object.entries(files)) {
+    described.push({ name, bytes: bytes.length, sha256: await sha256Hex(bytes), description: describeFile(name) });
+  }
+  return described;
+}
+
+function buildReport(
+  job: ExportJob,
+  board: Board,
+  parts: {
+    calibrationSet: { indices: Uint32Array; strata: number };
+    qgraph: QGraph;
+    written: WrittenFiles;
+    described: ExportFileInfo[];
+    splits: SplitComparison[];
+    groups: GroupComparisonReport[];
+    slices: ExportReport['slices'] & { blocked: string[] };
+    loweringMaxAbsDiff: number;
+  },
+): ExportReport {
+  const { req, loaded, model, version } = job;
+  const { calibrationSet, qgraph, written, slices } = parts;
+  const { files, tflite, onnx, arena } = written;
+  const floatBytes = (files['tfjs/model.json'] as Uint8Array).length + written.weightsBin.length;
+  return {
+    exportId: req.exportId,
+    modelId: req.modelId,
+    modelName: loaded.record.name,
+    modelKind: model.spec.kind,
+    projectId: job.projectId,
+    versionId: version.id ?? loaded.versionId,
+    versionNumber: version.number,
+    classes: version.classes,
+    createdAt: Date.now(),
+    backend: tf.getBackend(),
+    calibration: { ...req.calibration, used: calibrationSet.indices.length, strata: calibrationSet.strata },
+    sizes: { floatBytes, int8TfliteBytes: tflite.length, ratio: tflite.length / floatBytes, onnxBytes: onnx.length, parameters: model.paramCount() },
+    arena,
+    boards: BOARDS.map((b) => ({ id: b.id, name: b.name, ...fitOnBoard(b, { modelBytes: tflite.length, arenaBytes: arena.totalBytes }) })),
+    boardId: board.id,
+    splits: parts.splits,
+    groups: parts.groups,
+    slices: { float: slices.float, int8: slices.int8 },
+    blocked: slices.blocked,
+    override: null,
+    checks: { loweringMaxAbsDiff: parts.loweringMaxAbsDiff, tfjsReloadMaxAbsDiff: written.tfjsReloadMaxAbsDiff },
+    ops: [...new Set(qgraph.ops.map((op) => op.kind))],
+    files: parts.described,
+  };
+}
+
+/** The export as a finished run of kind 'export': its report, and its files for download. */
+function exportRun(job: ExportJob, report: ExportReport, files: Record<string, Uint8Array>): ExportRun {
+  const { req } = job;
+  return {
+    id: req.exportId,
+    projectId: job.projectId,
+    kind: 'export',
+    datasetVersionId: report.versionId,
+    seed: req.calibration.seed,
+    backend: report.backend,
+    config: { ...req },
+    status: 'done',
+    createdAt: report.createdAt,
+    finishedAt: Date.now(),
+    result: { report, files },
+  };
 }
 
 function libraryName(kind: string): string {

@@ -157,206 +157,261 @@ export async function extractFloatGraph(model: tf.LayersModel): Promise<FloatGra
   // input layer and the inbound links that `Sequential.layers` hides. It shares the
   // layers, so it is not disposed.
   const view = tf.model({ inputs: model.inputs, outputs: model.outputs });
-  const shapes: Record<string, number[]> = {};
-  const ops: FOp[] = [];
+  const g = new GraphBuilder(view.layers);
+  for (const layer of view.layers) await lowerLayer(model, g, layer);
+  const output = graphOutput(model, g);
+  return { name: model.name, input: g.inputName, output, shapes: g.shapes, ops: g.ops };
+}
+
+/** The float graph as lowering builds it, layer by layer. */
+class GraphBuilder {
+  readonly shapes: Record<string, number[]> = {};
+  readonly ops: FOp[] = [];
   /** A layer that produces no op of its own forwards its input's name. */
-  const alias = new Map<string, string>();
-  const resolve = (name: string): string => alias.get(name) ?? name;
+  readonly alias = new Map<string, string>();
   /** Layers whose output some later layer reads, with how many readers. */
-  const readers = new Map<string, number>();
-  for (const layer of view.layers) for (const n of inboundNames(layer)) readers.set(n, (readers.get(n) ?? 0) + 1);
-  const producer = new Map<string, FOp>();
-  let inputName = '';
+  private readonly readers = new Map<string, number>();
+  readonly producer = new Map<string, FOp>();
+  inputName = '';
 
-  const emit = (op: FOp, shape: number[]): void => {
-    ops.push(op);
-    shapes[op.output] = shape;
-    producer.set(op.output, op);
-  };
-  /** The op that made `tensor`, when this layer is its only reader: it can absorb BN or an activation. */
-  const soleProducer = (tensor: string, layerInput: string): FOp | undefined =>
-    (readers.get(layerInput) ?? 0) === 1 ? producer.get(tensor) : undefined;
-
-  for (const layer of view.layers) {
-    const c = layer.getConfig() as Record<string, unknown>;
-    const className = layer.getClassName();
-    const where = `Layer "${layer.name}" (${className})`;
-    const ins = inboundNames(layer);
-    const inName = ins[0] ? resolve(ins[0]) : '';
-    const inShape = shapes[inName] ?? [];
-    switch (className) {
-      case 'InputLayer': {
-        const shape = c.batchInputShape as (number | null)[] | undefined;
-        if (!shape || shape.length !== 4 || shape.slice(1).some((d) => typeof d !== 'number')) {
-          throw new UnsupportedOperatorError(`${where} has shape [${String(shape)}]: the export needs a fixed image input [N, H, W, C].`);
-        }
-        inputName = layer.name;
-        shapes[layer.name] = [1, ...(shape.slice(1) as number[])];
-        break;
-      }
-      case 'Conv2D': {
-        checkChannelsLast(c, where);
-        const [kernel, bias] = await weightsOf(model, layer.name);
-        const [kh, kw] = pair(c.kernelSize, 1);
-        const strides = pair(c.strides, 1);
-        const pad = padding(c.padding, where);
-        const filters = Number(c.filters);
-        const inC = inShape[3] ?? 0;
-        emit(
-          {
-            kind: 'conv2d',
-            name: layer.name,
-            input: inName,
-            output: layer.name,
-            kernel: kernel as Float32Array,
-            kernelShape: [kh, kw, inC, filters],
-            bias: bias ?? new Float32Array(filters),
-            strides,
-            padding: pad,
-            activation: fusedActivation(c.activation, where),
-          },
-          [1, outputSize(inShape[1] ?? 0, kh, strides[0], pad), outputSize(inShape[2] ?? 0, kw, strides[1], pad), filters],
-        );
-        break;
-      }
-      case 'DepthwiseConv2D': {
-        checkChannelsLast(c, where);
-        const [kernel, bias] = await weightsOf(model, layer.name);
-        const [kh, kw] = pair(c.kernelSize, 1);
-        const strides = pair(c.strides, 1);
-        const pad = padding(c.padding, where);
-        const mult = Number(c.depthMultiplier ?? 1);
-        const inC = inShape[3] ?? 0;
-        emit(
-          {
-            kind: 'depthwise-conv2d',
-            name: layer.name,
-            input: inName,
-            output: layer.name,
-            kernel: kernel as Float32Array,
-            kernelShape: [kh, kw, inC, mult],
-            bias: bias ?? new Float32Array(inC * mult),
-            strides,
-            padding: pad,
-            activation: fusedActivation(c.activation, where),
-          },
-          [1, outputSize(inShape[1] ?? 0, kh, strides[0], pad), outputSize(inShape[2] ?? 0, kw, strides[1], pad), inC * mult],
-        );
-        break;
-      }
-      case 'Dense': {
-        if (inShape.length !== 2) throw new UnsupportedOperatorError(`${where} reads a rank-${inShape.length} tensor: flatten or pool to [N, features] before a dense layer.`);
-        const [kernel, bias] = await weightsOf(model, layer.name);
-        const units = Number(c.units);
-        emit(
-          {
-            kind: 'fully-connected',
-            name: layer.name,
-            input: inName,
-            output: layer.name,
-            kernel: kernel as Float32Array,
-            kernelShape: [inShape[1] ?? 0, units],
-            bias: bias ?? new Float32Array(units),
-            activation: fusedActivation(c.activation, where),
-          },
-          [1, units],
-        );
-        break;
-      }
-      case 'BatchNormalization': {
-        const target = soleProducer(inName, ins[0] ?? '');
-        if (!target || (target.kind !== 'conv2d' && target.kind !== 'depthwise-conv2d' && target.kind !== 'fully-connected') || target.activation !== 'none') {
-          throw new UnsupportedOperatorError(
-            `${where} does not follow a convolution or dense layer without activation, so it cannot be folded, and TFLite Micro has no int8 batch-norm kernel: put batch norm directly after a convolution.`,
-          );
-        }
-        const axis = Number(c.axis ?? -1);
-        if (axis !== -1 && axis !== inShape.length - 1) throw new UnsupportedOperatorError(`${where} normalises axis ${axis}: only the channel axis folds.`);
-        foldBatchNorm(target, await weightsOf(model, layer.name), c);
-        alias.set(layer.name, inName);
-        break;
-      }
-      case 'ReLU':
-      case 'Activation': {
-        const act =
-          className === 'ReLU'
-            ? reluActivation(c, where)
-            : fusedActivation(c.activation, where);
-        const target = soleProducer(inName, ins[0] ?? '');
-        if (act === 'none') {
-          alias.set(layer.name, inName);
-          break;
-        }
-        if (!target || target.kind === 'reshape' || target.activation !== 'none') {
-          throw new UnsupportedOperatorError(
-            `${where} does not directly follow a convolution, dense, pooling or add layer, so it cannot be fused, and Hearth's int8 export has no stand-alone activation op: apply it right after such a layer.`,
-          );
-        }
-        target.activation = act;
-        alias.set(layer.name, inName);
-        break;
-      }
-      case 'MaxPooling2D':
-      case 'AveragePooling2D': {
-        checkChannelsLast(c, where);
-        const filter = pair(c.poolSize, 2);
-        const strides = pair(c.strides ?? c.poolSize, filter[0]);
-        const pad = padding(c.padding ?? 'valid', where);
-        emit(
-          {
-            kind: className === 'MaxPooling2D' ? 'max-pool2d' : 'average-pool2d',
-            name: layer.name,
-            input: inName,
-            output: layer.name,
-            filter,
-            strides,
-            padding: pad,
-            activation: 'none',
-          },
-          [1, outputSize(inShape[1] ?? 0, filter[0], strides[0], pad), outputSize(inShape[2] ?? 0, filter[1], strides[1], pad), inShape[3] ?? 0],
-        );
-        break;
-      }
-      case 'GlobalAveragePooling2D': {
-        checkChannelsLast(c, where);
-        const [, h = 0, w = 0, ch = 0] = inShape;
-        const pooled = `${layer.name}/pool`;
-        emit(
-          { kind: 'average-pool2d', name: pooled, input: inName, output: pooled, filter: [h, w], strides: [h, w], padding: 'valid', activation: 'none' },
-          [1, 1, 1, ch],
-        );
-        emit({ kind: 'reshape', name: layer.name, input: pooled, output: layer.name }, [1, ch]);
-        break;
-      }
-      case 'Flatten': {
-        emit({ kind: 'reshape', name: layer.name, input: inName, output: layer.name }, [1, inShape.slice(1).reduce((a, b) => a * b, 1)]);
-        break;
-      }
-      case 'Add': {
-        if (ins.length !== 2) throw new UnsupportedOperatorError(`${where} adds ${ins.length} tensors: TFLite's ADD takes two; chain Add layers.`);
-        const a = resolve(ins[0] ?? '');
-        const b = resolve(ins[1] ?? '');
-        const sa = shapes[a] ?? [];
-        const sb = shapes[b] ?? [];
-        if (sa.join() !== sb.join()) throw new UnsupportedOperatorError(`${where} adds [${sa.join(', ')}] and [${sb.join(', ')}]: Hearth's int8 export does not broadcast.`);
-        emit({ kind: 'add', name: layer.name, inputs: [a, b], output: layer.name, activation: 'none' }, sa);
-        break;
-      }
-      default:
-        if (LAYERS_WITHOUT_OP.has(className)) {
-          alias.set(layer.name, inName);
-          break;
-        }
-        throw new UnsupportedOperatorError(
-          `${where} has no int8 TFLite Micro kernel that Hearth's exporter maps it to (supported: Conv2D, DepthwiseConv2D, Dense, BatchNormalization after a convolution or dense layer, ReLU/ReLU6, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Add, Dropout). Replace it, or export the float model only.`,
-        );
-    }
+  constructor(layers: readonly TfLayer[]) {
+    for (const layer of layers) for (const n of inboundNames(layer)) this.readers.set(n, (this.readers.get(n) ?? 0) + 1);
   }
+
+  resolve(name: string): string {
+    return this.alias.get(name) ?? name;
+  }
+
+  emit(op: FOp, shape: number[]): void {
+    this.ops.push(op);
+    this.shapes[op.output] = shape;
+    this.producer.set(op.output, op);
+  }
+
+  /** The op that made `tensor`, when this layer is its only reader: it can absorb BN or an activation. */
+  soleProducer(tensor: string, layerInput: string): FOp | undefined {
+    return (this.readers.get(layerInput) ?? 0) === 1 ? this.producer.get(tensor) : undefined;
+  }
+}
+
+/** One layer as lowering reads it: its config, its name for errors, and what it reads. */
+interface LayerView {
+  layer: TfLayer;
+  c: Record<string, unknown>;
+  className: string;
+  where: string;
+  ins: string[];
+  inName: string;
+  inShape: number[];
+}
+
+async function lowerLayer(model: tf.LayersModel, g: GraphBuilder, layer: TfLayer): Promise<void> {
+  const c = layer.getConfig() as Record<string, unknown>;
+  const className = layer.getClassName();
+  const where = `Layer "${layer.name}" (${className})`;
+  const ins = inboundNames(layer);
+  const inName = ins[0] ? g.resolve(ins[0]) : '';
+  const inShape = g.shapes[inName] ?? [];
+  const l: LayerView = { layer, c, className, where, ins, inName, inShape };
+  switch (className) {
+    case 'InputLayer':
+      return lowerInput(g, l);
+    case 'Conv2D':
+      return lowerConv2D(model, g, l);
+    case 'DepthwiseConv2D':
+      return lowerDepthwiseConv2D(model, g, l);
+    case 'Dense':
+      return lowerDense(model, g, l);
+    case 'BatchNormalization':
+      return lowerBatchNorm(model, g, l);
+    case 'ReLU':
+    case 'Activation':
+      return lowerActivation(g, l);
+    case 'MaxPooling2D':
+    case 'AveragePooling2D':
+      return lowerPool2D(g, l);
+    case 'GlobalAveragePooling2D':
+      return lowerGlobalAveragePool2D(g, l);
+    case 'Flatten':
+      return lowerFlatten(g, l);
+    case 'Add':
+      return lowerAdd(g, l);
+    default:
+      if (LAYERS_WITHOUT_OP.has(className)) {
+        g.alias.set(layer.name, inName);
+        return;
+      }
+      throw new UnsupportedOperatorError(
+        `${where} has no int8 TFLite Micro kernel that Hearth's exporter maps it to (supported: Conv2D, DepthwiseConv2D, Dense, BatchNormalization after a convolution or dense layer, ReLU/ReLU6, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Add, Dropout). Replace it, or export the float model only.`,
+      );
+  }
+}
+
+function lowerInput(g: GraphBuilder, { layer, c, where }: LayerView): void {
+  const shape = c.batchInputShape as (number | null)[] | undefined;
+  if (!shape || shape.length !== 4 || shape.slice(1).some((d) => typeof d !== 'number')) {
+    throw new UnsupportedOperatorError(`${where} has shape [${String(shape)}]: the export needs a fixed image input [N, H, W, C].`);
+  }
+  g.inputName = layer.name;
+  g.shapes[layer.name] = [1, ...(shape.slice(1) as number[])];
+}
+
+async function lowerConv2D(model: tf.LayersModel, g: GraphBuilder, { layer, c, where, inName, inShape }: LayerView): Promise<void> {
+  checkChannelsLast(c, where);
+  const [kernel, bias] = await weightsOf(model, layer.name);
+  const [kh, kw] = pair(c.kernelSize, 1);
+  const strides = pair(c.strides, 1);
+  const pad = padding(c.padding, where);
+  const filters = Number(c.filters);
+  const inC = inShape[3] ?? 0;
+  g.emit(
+    {
+      kind: 'conv2d',
+      name: layer.name,
+      input: inName,
+      output: layer.name,
+      kernel: kernel as Float32Array,
+      kernelShape: [kh, kw, inC, filters],
+      bias: bias ?? new Float32Array(filters),
+      strides,
+      padding: pad,
+      activation: fusedActivation(c.activation, where),
+    },
+    [1, outputSize(inShape[1] ?? 0, kh, strides[0], pad), outputSize(inShape[2] ?? 0, kw, strides[1], pad), filters],
+  );
+}
+
+async function lowerDepthwiseConv2D(model: tf.LayersModel, g: GraphBuilder, { layer, c, where, inName, inShape }: LayerView): Promise<void> {
+  checkChannelsLast(c, where);
+  const [kernel, bias] = await weightsOf(model, layer.name);
+  const [kh, kw] = pair(c.kernelSize, 1);
+  const strides = pair(c.strides, 1);
+  const pad = padding(c.padding, where);
+  const mult = Number(c.depthMultiplier ?? 1);
+  const inC = inShape[3] ?? 0;
+  g.emit(
+    {
+      kind: 'depthwise-conv2d',
+      name: layer.name,
+      input: inName,
+      output: layer.name,
+      kernel: kernel as Float32Array,
+      kernelShape: [kh, kw, inC, mult],
+      bias: bias ?? new Float32Array(inC * mult),
+      strides,
+      padding: pad,
+      activation: fusedActivation(c.activation, where),
+    },
+    [1, outputSize(inShape[1] ?? 0, kh, strides[0], pad), outputSize(inShape[2] ?? 0, kw, strides[1], pad), inC * mult],
+  );
+}
+
+async function lowerDense(model: tf.LayersModel, g: GraphBuilder, { layer, c, where, inName, inShape }: LayerView): Promise<void> {
+  if (inShape.length !== 2) throw new UnsupportedOperatorError(`${where} reads a rank-${inShape.length} tensor: flatten or pool to [N, features] before a dense layer.`);
+  const [kernel, bias] = await weightsOf(model, layer.name);
+  const units = Number(c.units);
+  g.emit(
+    {
+      kind: 'fully-connected',
+      name: layer.name,
+      input: inName,
+      output: layer.name,
+      kernel: kernel as Float32Array,
+      kernelShape: [inShape[1] ?? 0, units],
+      bias: bias ?? new Float32Array(units),
+      activation: fusedActivation(c.activation, where),
+    },
+    [1, units],
+  );
+}
+
+/** Folds the batch norm into the op before it, which then stands for both. */
+async function lowerBatchNorm(model: tf.LayersModel, g: GraphBuilder, { layer, c, where, ins, inName, inShape }: LayerView): Promise<void> {
+  const target = g.soleProducer(inName, ins[0] ?? '');
+  if (!target || (target.kind !== 'conv2d' && target.kind !== 'depthwise-conv2d' && target.kind !== 'fully-connected') || target.activation !== 'none') {
+    throw new UnsupportedOperatorError(
+      `${where} does not follow a convolution or dense layer without activation, so it cannot be folded, and TFLite Micro has no int8 batch-norm kernel: put batch norm directly after a convolution.`,
+    );
+  }
+  const axis = Number(c.axis ?? -1);
+  if (axis !== -1 && axis !== inShape.length - 1) throw new UnsupportedOperatorError(`${where} normalises axis ${axis}: only the channel axis folds.`);
+  foldBatchNorm(target, await weightsOf(model, layer.name), c);
+  g.alias.set(layer.name, inName);
+}
+
+/** Fuses the activation into the op that produces its input. */
+function lowerActivation(g: GraphBuilder, { layer, c, className, where, ins, inName }: LayerView): void {
+  const act =
+    className === 'ReLU'
+      ? reluActivation(c, where)
+      : fusedActivation(c.activation, where);
+  const target = g.soleProducer(inName, ins[0] ?? '');
+  if (act === 'none') {
+    g.alias.set(layer.name, inName);
+    return;
+  }
+  if (!target || target.kind === 'reshape' || target.activation !== 'none') {
+    throw new UnsupportedOperatorError(
+      `${where} does not directly follow a convolution, dense, pooling or add layer, so it cannot be fused, and Hearth's int8 export has no stand-alone activation op: apply it right after such a layer.`,
+    );
+  }
+  target.activation = act;
+  g.alias.set(layer.name, inName);
+}
+
+function lowerPool2D(g: GraphBuilder, { layer, c, className, where, inName, inShape }: LayerView): void {
+  checkChannelsLast(c, where);
+  const filter = pair(c.poolSize, 2);
+  const strides = pair(c.strides ?? c.poolSize, filter[0]);
+  const pad = padding(c.padding ?? 'valid', where);
+  g.emit(
+    {
+      kind: className === 'MaxPooling2D' ? 'max-pool2d' : 'average-pool2d',
+      name: layer.name,
+      input: inName,
+      output: layer.name,
+      filter,
+      strides,
+      padding: pad,
+      activation: 'none',
+    },
+    [1, outputSize(inShape[1] ?? 0, filter[0], strides[0], pad), outputSize(inShape[2] ?? 0, filter[1], strides[1], pad), inShape[3] ?? 0],
+  );
+}
+
+/** An average pool over the whole map, then a reshape to [1, C]. */
+function lowerGlobalAveragePool2D(g: GraphBuilder, { layer, c, where, inName, inShape }: LayerView): void {
+  checkChannelsLast(c, where);
+  const [, h = 0, w = 0, ch = 0] = inShape;
+  const pooled = `${layer.name}/pool`;
+  g.emit(
+    { kind: 'average-pool2d', name: pooled, input: inName, output: pooled, filter: [h, w], strides: [h, w], padding: 'valid', activation: 'none' },
+    [1, 1, 1, ch],
+  );
+  g.emit({ kind: 'reshape', name: layer.name, input: pooled, output: layer.name }, [1, ch]);
+}
+
+function lowerFlatten(g: GraphBuilder, { layer, inName, inShape }: LayerView): void {
+  g.emit({ kind: 'reshape', name: layer.name, input: inName, output: layer.name }, [1, inShape.slice(1).reduce((a, b) => a * b, 1)]);
+}
+
+function lowerAdd(g: GraphBuilder, { layer, where, ins }: LayerView): void {
+  if (ins.length !== 2) throw new UnsupportedOperatorError(`${where} adds ${ins.length} tensors: TFLite's ADD takes two; chain Add layers.`);
+  const a = g.resolve(ins[0] ?? '');
+  const b = g.resolve(ins[1] ?? '');
+  const sa = g.shapes[a] ?? [];
+  const sb = g.shapes[b] ?? [];
+  if (sa.join() !== sb.join()) throw new UnsupportedOperatorError(`${where} adds [${sa.join(', ')}] and [${sb.join(', ')}]: Hearth's int8 export does not broadcast.`);
+  g.emit({ kind: 'add', name: layer.name, inputs: [a, b], output: layer.name, activation: 'none' }, sa);
+}
+
+/** The tensor that holds the model's logits, checked to come from an op and to be [1, classes]. */
+function graphOutput(model: tf.LayersModel, g: GraphBuilder): string {
   const outputLayer = model.outputs[0]?.sourceLayer.name ?? '';
-  const output = resolve(outputLayer);
-  if (!producer.has(output)) throw new UnsupportedOperatorError(`The model's output (${outputLayer}) is not produced by any exported op.`);
-  if ((shapes[output] ?? []).length !== 2) throw new UnsupportedOperatorError(`The model outputs [${(shapes[output] ?? []).join(', ')}]: a classifier exports logits [N, classes].`);
-  return { name: model.name, input: inputName, output, shapes, ops };
+  const output = g.resolve(outputLayer);
+  if (!g.producer.has(output)) throw new UnsupportedOperatorError(`The model's output (${outputLayer}) is not produced by any exported op.`);
+  if ((g.shapes[output] ?? []).length !== 2) throw new UnsupportedOperatorError(`The model outputs [${(g.shapes[output] ?? []).join(', ')}]: a classifier exports logits [N, classes].`);
+  return output;
 }
 
 function reluActivation(c: Record<string, unknown>, where: string): FusedActivation {

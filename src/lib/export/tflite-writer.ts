@@ -23,7 +23,7 @@
  */
 import { Builder, ByteBuffer, type Offset } from 'flatbuffers';
 import { InvalidInputError } from '../jobs/errors';
-import type { FusedActivation, Padding, QGraph, QOp, QTensor } from './qgraph';
+import type { FusedActivation, Padding, QAdd, QConv2D, QDepthwiseConv2D, QFullyConnected, QGraph, QOp, QPool2D, QReshape, QTensor } from './qgraph';
 
 export const TFLITE_FILE_IDENTIFIER = 'TFL3';
 export const TFLITE_SCHEMA_VERSION = 3;
@@ -120,192 +120,10 @@ interface OperatorSpec {
 
 /** Serialises `graph` as a `.tflite` file. Same graph in, same bytes out. */
 export function writeTflite(graph: QGraph, opts: { description?: string } = {}): Uint8Array {
-  const tensors: TensorSpec[] = [];
-  const tensorIndex = new Map<string, number>();
-  const buffers: (Uint8Array | null)[] = [null];
-  const opcodes: number[] = [];
-  const operators: OperatorSpec[] = [];
-
-  const qtensor = (name: string, op: QOp | null): QTensor => {
-    const t = graph.tensors[name];
-    if (!t) {
-      const where = op ? `op '${op.name}' uses tensor '${name}'` : `the graph names tensor '${name}'`;
-      throw new InvalidInputError(`Cannot write TFLite: ${where}, which the graph does not define. Export the model again; if it repeats, report it as a bug.`);
-    }
-    return t;
-  };
-  const activation = (name: string, op: QOp | null): number => {
-    const known = tensorIndex.get(name);
-    if (known !== undefined) return known;
-    const t = qtensor(name, op);
-    tensorIndex.set(name, tensors.length);
-    tensors.push({
-      name,
-      shape: [...t.shape],
-      type: TFLITE_TENSOR_TYPE.INT8,
-      buffer: 0,
-      quantization: { scale: [Math.fround(t.scale)], zeroPoint: [t.zeroPoint], quantizedDimension: 0 },
-    });
-    return tensors.length - 1;
-  };
-  const constant = (name: string, shape: number[], type: number, data: Uint8Array, quantization?: Quantization): number => {
-    buffers.push(data);
-    tensors.push({ name, shape, type, buffer: buffers.length - 1, quantization });
-    return tensors.length - 1;
-  };
-  const opcode = (code: number): number => {
-    const at = opcodes.indexOf(code);
-    if (at >= 0) return at;
-    opcodes.push(code);
-    return opcodes.length - 1;
-  };
-  /** Bias scale is inputScale · weightScale[c] in float32, as the converter computes it. */
-  const biasTensor = (op: QOp & { bias: Int32Array }, inputScale: number, weightScales: Float32Array): number => {
-    const scale = Array.from(weightScales, (s) => Math.fround(inputScale * s));
-    return constant(`${op.name}/bias`, [op.bias.length], TFLITE_TENSOR_TYPE.INT32, int32Bytes(op.bias), {
-      scale,
-      zeroPoint: scale.map(() => 0),
-      quantizedDimension: 0,
-    });
-  };
-
-  const input = activation(graph.input, null);
-  for (const op of graph.ops) {
-    switch (op.kind) {
-      case 'conv2d':
-      case 'depthwise-conv2d': {
-        const x = activation(op.input, op);
-        const inScale = qtensor(op.input, op).scale;
-        const isDepthwise = op.kind === 'depthwise-conv2d';
-        const filter = constant(`${op.name}/filter`, [...op.filterShape], TFLITE_TENSOR_TYPE.INT8, int8Bytes(op.filter), {
-          scale: Array.from(op.filterScales),
-          zeroPoint: Array.from(op.filterScales, () => 0),
-          // The output-channel axis: O of OHWI, C of 1HWC.
-          quantizedDimension: isDepthwise ? 3 : 0,
-        });
-        const bias = biasTensor(op, inScale, op.filterScales);
-        const y = activation(op.output, op);
-        const [strideH, strideW] = op.strides;
-        const padding = PADDING[op.padding];
-        const fused = ACTIVATION[op.activation];
-        if (op.kind === 'depthwise-conv2d') {
-          const depthMultiplier = op.depthMultiplier;
-          operators.push({
-            opcodeIndex: opcode(TFLITE_BUILTIN.DEPTHWISE_CONV_2D),
-            inputs: [x, filter, bias],
-            outputs: [y],
-            optionsType: BUILTIN_OPTIONS.DepthwiseConv2DOptions,
-            // DepthwiseConv2DOptions: padding, stride_w, stride_h, depth_multiplier, fused_activation_function.
-            writeOptions: (b) => table(b, 7, () => {
-              b.addFieldInt8(0, padding, null);
-              b.addFieldInt32(1, strideW, null);
-              b.addFieldInt32(2, strideH, null);
-              b.addFieldInt32(3, depthMultiplier, null);
-              b.addFieldInt8(4, fused, null);
-            }),
-          });
-        } else {
-          operators.push({
-            opcodeIndex: opcode(TFLITE_BUILTIN.CONV_2D),
-            inputs: [x, filter, bias],
-            outputs: [y],
-            optionsType: BUILTIN_OPTIONS.Conv2DOptions,
-            // Conv2DOptions: padding, stride_w, stride_h, fused_activation_function.
-            writeOptions: (b) => table(b, 6, () => {
-              b.addFieldInt8(0, padding, null);
-              b.addFieldInt32(1, strideW, null);
-              b.addFieldInt32(2, strideH, null);
-              b.addFieldInt8(3, fused, null);
-            }),
-          });
-        }
-        break;
-      }
-      case 'fully-connected': {
-        const x = activation(op.input, op);
-        const inScale = qtensor(op.input, op).scale;
-        const weights = constant(`${op.name}/weights`, [...op.weightsShape], TFLITE_TENSOR_TYPE.INT8, int8Bytes(op.weights), {
-          scale: Array.from(op.weightScales),
-          zeroPoint: Array.from(op.weightScales, () => 0),
-          quantizedDimension: 0,
-        });
-        // Per-tensor weights give one bias scale, per-channel weights one per output.
-        const bias = biasTensor(op, inScale, op.weightScales);
-        const y = activation(op.output, op);
-        const fused = ACTIVATION[op.activation];
-        operators.push({
-          opcodeIndex: opcode(TFLITE_BUILTIN.FULLY_CONNECTED),
-          inputs: [x, weights, bias],
-          outputs: [y],
-          optionsType: BUILTIN_OPTIONS.FullyConnectedOptions,
-          // FullyConnectedOptions: fused_activation_function (weights_format DEFAULT, keep_num_dims false).
-          writeOptions: (b) => table(b, 1, () => b.addFieldInt8(0, fused, null)),
-        });
-        break;
-      }
-      case 'max-pool2d':
-      case 'average-pool2d': {
-        const x = activation(op.input, op);
-        const y = activation(op.output, op);
-        const [strideH, strideW] = op.strides;
-        const [filterH, filterW] = op.filter;
-        const padding = PADDING[op.padding];
-        const fused = ACTIVATION[op.activation];
-        operators.push({
-          opcodeIndex: opcode(op.kind === 'max-pool2d' ? TFLITE_BUILTIN.MAX_POOL_2D : TFLITE_BUILTIN.AVERAGE_POOL_2D),
-          inputs: [x],
-          outputs: [y],
-          optionsType: BUILTIN_OPTIONS.Pool2DOptions,
-          // Pool2DOptions: padding, stride_w, stride_h, filter_width, filter_height, fused_activation_function.
-          writeOptions: (b) => table(b, 6, () => {
-            b.addFieldInt8(0, padding, null);
-            b.addFieldInt32(1, strideW, null);
-            b.addFieldInt32(2, strideH, null);
-            b.addFieldInt32(3, filterW, null);
-            b.addFieldInt32(4, filterH, null);
-            b.addFieldInt8(5, fused, null);
-          }),
-        });
-        break;
-      }
-      case 'add': {
-        const a = activation(op.inputs[0], op);
-        const c = activation(op.inputs[1], op);
-        const y = activation(op.output, op);
-        const fused = ACTIVATION[op.activation];
-        operators.push({
-          opcodeIndex: opcode(TFLITE_BUILTIN.ADD),
-          inputs: [a, c],
-          outputs: [y],
-          optionsType: BUILTIN_OPTIONS.AddOptions,
-          // AddOptions: fused_activation_function.
-          writeOptions: (b) => table(b, 1, () => b.addFieldInt8(0, fused, null)),
-        });
-        break;
-      }
-      case 'reshape': {
-        const x = activation(op.input, op);
-        const newShape = [...qtensor(op.output, op).shape];
-        // The new shape goes both in the options and as a constant second input: the
-        // full runtime prefers the tensor, some TFLite Micro builds read only one of them.
-        const shape = constant(`${op.name}/shape`, [newShape.length], TFLITE_TENSOR_TYPE.INT32, int32Bytes(Int32Array.from(newShape)));
-        const y = activation(op.output, op);
-        operators.push({
-          opcodeIndex: opcode(TFLITE_BUILTIN.RESHAPE),
-          inputs: [x, shape],
-          outputs: [y],
-          optionsType: BUILTIN_OPTIONS.ReshapeOptions,
-          // ReshapeOptions: new_shape.
-          writeOptions: (b) => {
-            const vec = intVector(b, newShape);
-            return table(b, 1, () => b.addFieldOffset(0, vec, 0));
-          },
-        });
-        break;
-      }
-    }
-  }
-  const output = tensorIndex.get(graph.output);
+  const tables = new SubgraphTables(graph);
+  const input = tables.activation(graph.input, null);
+  for (const op of graph.ops) addOperator(tables, op);
+  const output = tables.tensorIndex.get(graph.output);
   if (output === undefined) {
     throw new InvalidInputError(`Cannot write TFLite: no op produces the output tensor '${graph.output}'. Export the model again; if it repeats, report it as a bug.`);
   }
@@ -313,12 +131,226 @@ export function writeTflite(graph: QGraph, opts: { description?: string } = {}):
   return serialise({
     description: opts.description ?? `Hearth int8 model '${graph.name}'`,
     subgraphName: graph.name,
-    tensors,
-    buffers,
-    opcodes,
-    operators,
+    tensors: tables.tensors,
+    buffers: tables.buffers,
+    opcodes: tables.opcodes,
+    operators: tables.operators,
     inputs: [input],
     outputs: [output],
+  });
+}
+
+/**
+ * The subgraph's tables as the ops add to them, in the order they are needed: the
+ * tensors (each activation once, by name), their constant buffers (buffer 0 empty), the
+ * operator codes (each once) and the operators.
+ */
+class SubgraphTables {
+  readonly tensors: TensorSpec[] = [];
+  readonly tensorIndex = new Map<string, number>();
+  readonly buffers: (Uint8Array | null)[] = [null];
+  readonly opcodes: number[] = [];
+  readonly operators: OperatorSpec[] = [];
+
+  constructor(private readonly graph: QGraph) {}
+
+  qtensor(name: string, op: QOp | null): QTensor {
+    const t = this.graph.tensors[name];
+    if (!t) {
+      const where = op ? `op '${op.name}' uses tensor '${name}'` : `the graph names tensor '${name}'`;
+      throw new InvalidInputError(`Cannot write TFLite: ${where}, which the graph does not define. Export the model again; if it repeats, report it as a bug.`);
+    }
+    return t;
+  }
+
+  activation(name: string, op: QOp | null): number {
+    const known = this.tensorIndex.get(name);
+    if (known !== undefined) return known;
+    const t = this.qtensor(name, op);
+    this.tensorIndex.set(name, this.tensors.length);
+    this.tensors.push({
+      name,
+      shape: [...t.shape],
+      type: TFLITE_TENSOR_TYPE.INT8,
+      buffer: 0,
+      quantization: { scale: [Math.fround(t.scale)], zeroPoint: [t.zeroPoint], quantizedDimension: 0 },
+    });
+    return this.tensors.length - 1;
+  }
+
+  constant(name: string, shape: number[], type: number, data: Uint8Array, quantization?: Quantization): number {
+    this.buffers.push(data);
+    this.tensors.push({ name, shape, type, buffer: this.buffers.length - 1, quantization });
+    return this.tensors.length - 1;
+  }
+
+  opcode(code: number): number {
+    const at = this.opcodes.indexOf(code);
+    if (at >= 0) return at;
+    this.opcodes.push(code);
+    return this.opcodes.length - 1;
+  }
+
+  /** Bias scale is inputScale · weightScale[c] in float32, as the converter computes it. */
+  biasTensor(op: QOp & { bias: Int32Array }, inputScale: number, weightScales: Float32Array): number {
+    const scale = Array.from(weightScales, (s) => Math.fround(inputScale * s));
+    return this.constant(`${op.name}/bias`, [op.bias.length], TFLITE_TENSOR_TYPE.INT32, int32Bytes(op.bias), {
+      scale,
+      zeroPoint: scale.map(() => 0),
+      quantizedDimension: 0,
+    });
+  }
+}
+
+/** Adds one op's operator, with the tensors, buffers and operator code it needs. */
+function addOperator(tables: SubgraphTables, op: QOp): void {
+  switch (op.kind) {
+    case 'conv2d':
+    case 'depthwise-conv2d':
+      addConv2D(tables, op);
+      break;
+    case 'fully-connected':
+      addFullyConnected(tables, op);
+      break;
+    case 'max-pool2d':
+    case 'average-pool2d':
+      addPool2D(tables, op);
+      break;
+    case 'add':
+      addAdd(tables, op);
+      break;
+    case 'reshape':
+      addReshape(tables, op);
+      break;
+  }
+}
+
+function addConv2D(tables: SubgraphTables, op: QConv2D | QDepthwiseConv2D): void {
+  const x = tables.activation(op.input, op);
+  const inScale = tables.qtensor(op.input, op).scale;
+  const isDepthwise = op.kind === 'depthwise-conv2d';
+  const filter = tables.constant(`${op.name}/filter`, [...op.filterShape], TFLITE_TENSOR_TYPE.INT8, int8Bytes(op.filter), {
+    scale: Array.from(op.filterScales),
+    zeroPoint: Array.from(op.filterScales, () => 0),
+    // The output-channel axis: O of OHWI, C of 1HWC.
+    quantizedDimension: isDepthwise ? 3 : 0,
+  });
+  const bias = tables.biasTensor(op, inScale, op.filterScales);
+  const y = tables.activation(op.output, op);
+  const [strideH, strideW] = op.strides;
+  const padding = PADDING[op.padding];
+  const fused = ACTIVATION[op.activation];
+  if (op.kind === 'depthwise-conv2d') {
+    const depthMultiplier = op.depthMultiplier;
+    tables.operators.push({
+      opcodeIndex: tables.opcode(TFLITE_BUILTIN.DEPTHWISE_CONV_2D),
+      inputs: [x, filter, bias],
+      outputs: [y],
+      optionsType: BUILTIN_OPTIONS.DepthwiseConv2DOptions,
+      // DepthwiseConv2DOptions: padding, stride_w, stride_h, depth_multiplier, fused_activation_function.
+      writeOptions: (b) => table(b, 7, () => {
+        b.addFieldInt8(0, padding, null);
+        b.addFieldInt32(1, strideW, null);
+        b.addFieldInt32(2, strideH, null);
+        b.addFieldInt32(3, depthMultiplier, null);
+        b.addFieldInt8(4, fused, null);
+      }),
+    });
+  } else {
+    tables.operators.push({
+      opcodeIndex: tables.opcode(TFLITE_BUILTIN.CONV_2D),
+      inputs: [x, filter, bias],
+      outputs: [y],
+      optionsType: BUILTIN_OPTIONS.Conv2DOptions,
+      // Conv2DOptions: padding, stride_w, stride_h, fused_activation_function.
+      writeOptions: (b) => table(b, 6, () => {
+        b.addFieldInt8(0, padding, null);
+        b.addFieldInt32(1, strideW, null);
+        b.addFieldInt32(2, strideH, null);
+        b.addFieldInt8(3, fused, null);
+      }),
+    });
+  }
+}
+
+function addFullyConnected(tables: SubgraphTables, op: QFullyConnected): void {
+  const x = tables.activation(op.input, op);
+  const inScale = tables.qtensor(op.input, op).scale;
+  const weights = tables.constant(`${op.name}/weights`, [...op.weightsShape], TFLITE_TENSOR_TYPE.INT8, int8Bytes(op.weights), {
+    scale: Array.from(op.weightScales),
+    zeroPoint: Array.from(op.weightScales, () => 0),
+    quantizedDimension: 0,
+  });
+  // Per-tensor weights give one bias scale, per-channel weights one per output.
+  const bias = tables.biasTensor(op, inScale, op.weightScales);
+  const y = tables.activation(op.output, op);
+  const fused = ACTIVATION[op.activation];
+  tables.operators.push({
+    opcodeIndex: tables.opcode(TFLITE_BUILTIN.FULLY_CONNECTED),
+    inputs: [x, weights, bias],
+    outputs: [y],
+    optionsType: BUILTIN_OPTIONS.FullyConnectedOptions,
+    // FullyConnectedOptions: fused_activation_function (weights_format DEFAULT, keep_num_dims false).
+    writeOptions: (b) => table(b, 1, () => b.addFieldInt8(0, fused, null)),
+  });
+}
+
+function addPool2D(tables: SubgraphTables, op: QPool2D): void {
+  const x = tables.activation(op.input, op);
+  const y = tables.activation(op.output, op);
+  const [strideH, strideW] = op.strides;
+  const [filterH, filterW] = op.filter;
+  const padding = PADDING[op.padding];
+  const fused = ACTIVATION[op.activation];
+  tables.operators.push({
+    opcodeIndex: tables.opcode(op.kind === 'max-pool2d' ? TFLITE_BUILTIN.MAX_POOL_2D : TFLITE_BUILTIN.AVERAGE_POOL_2D),
+    inputs: [x],
+    outputs: [y],
+    optionsType: BUILTIN_OPTIONS.Pool2DOptions,
+    // Pool2DOptions: padding, stride_w, stride_h, filter_width, filter_height, fused_activation_function.
+    writeOptions: (b) => table(b, 6, () => {
+      b.addFieldInt8(0, padding, null);
+      b.addFieldInt32(1, strideW, null);
+      b.addFieldInt32(2, strideH, null);
+      b.addFieldInt32(3, filterW, null);
+      b.addFieldInt32(4, filterH, null);
+      b.addFieldInt8(5, fused, null);
+    }),
+  });
+}
+
+function addAdd(tables: SubgraphTables, op: QAdd): void {
+  const a = tables.activation(op.inputs[0], op);
+  const c = tables.activation(op.inputs[1], op);
+  const y = tables.activation(op.output, op);
+  const fused = ACTIVATION[op.activation];
+  tables.operators.push({
+    opcodeIndex: tables.opcode(TFLITE_BUILTIN.ADD),
+    inputs: [a, c],
+    outputs: [y],
+    optionsType: BUILTIN_OPTIONS.AddOptions,
+    // AddOptions: fused_activation_function.
+    writeOptions: (b) => table(b, 1, () => b.addFieldInt8(0, fused, null)),
+  });
+}
+
+function addReshape(tables: SubgraphTables, op: QReshape): void {
+  const x = tables.activation(op.input, op);
+  const newShape = [...tables.qtensor(op.output, op).shape];
+  // The new shape goes both in the options and as a constant second input: the
+  // full runtime prefers the tensor, some TFLite Micro builds read only one of them.
+  const shape = tables.constant(`${op.name}/shape`, [newShape.length], TFLITE_TENSOR_TYPE.INT32, int32Bytes(Int32Array.from(newShape)));
+  const y = tables.activation(op.output, op);
+  tables.operators.push({
+    opcodeIndex: tables.opcode(TFLITE_BUILTIN.RESHAPE),
+    inputs: [x, shape],
+    outputs: [y],
+    optionsType: BUILTIN_OPTIONS.ReshapeOptions,
+    // ReshapeOptions: new_shape.
+    writeOptions: (b) => {
+      const vec = intVector(b, newShape);
+      return table(b, 1, () => b.addFieldOffset(0, vec, 0));
+    },
   });
 }
 

@@ -15,14 +15,9 @@ import { tf } from '../compute/register';
 import { Rng } from '../data/rng';
 import type { InputSpec } from '../storage/records';
 import { InvalidInputError } from '../jobs/errors';
-import type { ModelKind, ModelSpec } from '../storage/stored-shapes';
+import { DEFAULT_WIDTH_MULTIPLIER, isWidthMultiplier, MAX_WIDTH_MULTIPLIER, MODEL_KINDS } from './spec';
+import type { ModelSpec } from '../storage/stored-shapes';
 export type { ModelKind, ModelSpec } from '../storage/stored-shapes';
-
-export const MODEL_KINDS: readonly ModelKind[] = ['lenet', 'resnet-small', 'mobilenet-v1'];
-/** MobileNet's default width: the TinyML person-detection network. */
-export const DEFAULT_WIDTH_MULTIPLIER = 0.25;
-/** Wider than 4× the reference MobileNet is far beyond what a browser trains in minutes. */
-const MAX_WIDTH_MULTIPLIER = 4;
 
 export interface ForwardOptions {
   /** BatchNorm uses batch statistics and updates its moving averages when true. */
@@ -221,7 +216,7 @@ function validateSpec(spec: ModelSpec): void {
     throw new InvalidInputError(`The model seed must be an integer, got ${spec.seed}.`);
   }
   const alpha = spec.widthMultiplier;
-  if (alpha !== undefined && !(Number.isFinite(alpha) && alpha > 0 && alpha <= MAX_WIDTH_MULTIPLIER)) {
+  if (alpha !== undefined && !isWidthMultiplier(alpha)) {
     throw new InvalidInputError(`The width multiplier must be in (0, ${MAX_WIDTH_MULTIPLIER}], got ${alpha}: 0.25 suits a microcontroller.`);
   }
 }

@@ -23,6 +23,7 @@ import { tf } from '../compute/register';
 import { InvalidInputError } from '../jobs/errors';
 import type { OptimizerConfig, ScheduleConfig, SlotState, OptimizerState } from '../storage/stored-shapes';
 export type { SgdConfig, AdamConfig, OptimizerConfig, ScheduleConfig, SlotState, OptimizerState } from '../storage/stored-shapes';
+import { isMomentum, isStepEvery, isWarmupEpochs, nesterovLacksMomentum } from './spec';
 
 /** Where a step sits in the run, which is all a schedule depends on. */
 export interface ScheduleClock {
@@ -62,23 +63,23 @@ export function validateOptimization(optimizer: OptimizerConfig, schedule: Sched
   if (!(Number.isFinite(weightDecay) && weightDecay >= 0)) {
     throw new InvalidInputError(`Weight decay must be 0 or more, got ${weightDecay}: 5e-4 is a common choice.`);
   }
-  if (optimizer.kind === 'sgd' && !(optimizer.momentum >= 0 && optimizer.momentum < 1)) {
+  if (optimizer.kind === 'sgd' && !isMomentum(optimizer.momentum)) {
     throw new InvalidInputError(`SGD momentum must be in [0, 1), got ${optimizer.momentum}: 0.9 is usual.`);
   }
-  if (optimizer.kind === 'sgd' && optimizer.nesterov && optimizer.momentum === 0) {
+  if (optimizer.kind === 'sgd' && nesterovLacksMomentum(optimizer.nesterov, optimizer.momentum)) {
     throw new InvalidInputError('Nesterov momentum needs a momentum above 0: set momentum to 0.9 or turn Nesterov off.');
   }
   if (optimizer.kind === 'adam') {
     const { beta1, beta2, eps } = optimizer;
-    if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1)) {
+    if (!(isMomentum(beta1) && isMomentum(beta2))) {
       throw new InvalidInputError(`Adam's betas must be in [0, 1), got ${beta1} and ${beta2}: use 0.9 and 0.999.`);
     }
     if (!positive(eps)) throw new InvalidInputError(`Adam's epsilon must be positive, got ${eps}: use 1e-8.`);
   }
-  if (schedule.kind === 'step' && !(Number.isInteger(schedule.everyEpochs) && schedule.everyEpochs >= 1 && positive(schedule.gamma))) {
+  if (schedule.kind === 'step' && !(isStepEvery(schedule.everyEpochs) && positive(schedule.gamma))) {
     throw new InvalidInputError('A step schedule needs a whole number of epochs ≥ 1 between steps and a positive gamma (e.g. every 10 epochs, gamma 0.1).');
   }
-  if (schedule.kind === 'cosine' && !(Number.isFinite(schedule.warmupEpochs) && schedule.warmupEpochs >= 0)) {
+  if (schedule.kind === 'cosine' && !isWarmupEpochs(schedule.warmupEpochs)) {
     throw new InvalidInputError(`Cosine warm-up must be 0 epochs or more, got ${schedule.warmupEpochs}.`);
   }
 }

@@ -13,7 +13,7 @@ import { tf } from '../compute/register';
 import { describeError, InvalidInputError, isCancelled, NotFoundError } from '../jobs/errors';
 import { NEVER_CANCELLED, ProgressReporter, type CancelToken, type ProgressFn } from '../jobs/progress';
 import { canonicalJson } from '../data/canonical-json';
-import type { RunRecord, TrainHookKey, TrainRun, TrainRunConfig, TrainRunHooks, TrainRunResult } from '../storage/records';
+import type { DatasetVersion, TrainHookKey, TrainRun, TrainRunConfig, TrainRunHooks, TrainRunResult } from '../storage/records';
 import { getRunOfKind, putRun as putStoredRun } from '../storage/runs';
 import type { HearthDb } from '../storage/schema';
 import { getVersion } from '../storage/versions';
@@ -146,6 +146,59 @@ export async function trainModel(db: HearthDb, opts: TrainOptions): Promise<Trai
   const { model, config } = opts;
   const cancel = opts.cancel ?? NEVER_CANCELLED;
   validateConfig(config);
+  const { version, trainIndices, valIndices } = await loadTrainingSplits(db, opts);
+  const stepsPerEpoch = batchCount(trainIndices.length, config.batchSize);
+  const totalSteps = stepsPerEpoch * config.epochs;
+  const backend = tf.getBackend();
+  const runConfig = runConfigOf(opts);
+  const hookReports = new HookReports(opts.hookRecord);
+
+  const variables = model.model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const optimizer = new Optimizer(config.optimizer, config.weightDecay, variables);
+  let opened: OpenedRun;
+  try {
+    opened = opts.resumeFrom !== undefined ? await resumeRun(db, opts.resumeFrom, opts, runConfig, optimizer, backend) : newRun(opts, runConfig, backend);
+  } catch (err) {
+    optimizer.dispose();
+    throw err;
+  }
+  const { run, startEpoch } = opened;
+  await putRun(db, run);
+
+  const progress = new ProgressReporter(opts.onProgress);
+  progress.restart(startEpoch * stepsPerEpoch);
+  const loop: TrainLoop = {
+    db,
+    opts,
+    cancel,
+    version,
+    trainIndices,
+    valIndices,
+    stepsPerEpoch,
+    totalSteps,
+    backend,
+    optimizer,
+    progress,
+    hookReports,
+    run,
+    history: opened.history,
+    lastStepReportMs: -Infinity,
+  };
+
+  try {
+    for (let epoch = startEpoch; epoch < config.epochs; epoch++) await trainEpoch(loop, epoch);
+    return await finishRun(loop);
+  } catch (err) {
+    await recordFailure(loop, err);
+    throw err;
+  } finally {
+    optimizer.dispose();
+  }
+}
+
+/** The dataset version, checked against the project and the model, with its labeled train and val samples. */
+async function loadTrainingSplits(db: HearthDb, opts: TrainOptions): Promise<{ version: DatasetVersion; trainIndices: Uint32Array; valIndices: Uint32Array }> {
+  const { model } = opts;
   const version = await getVersion(db, opts.versionId);
   if (version.projectId !== opts.projectId) {
     throw new InvalidInputError(`Dataset version ${opts.versionId} belongs to another project: pick a version of this project.`);
@@ -160,174 +213,250 @@ export async function trainModel(db: HearthDb, opts: TrainOptions): Promise<Trai
     throw new InvalidInputError(`Dataset version ${version.number} has no labeled training samples: label some samples and put them in the train split.`);
   }
   const valIndices = labeledIndices(version, 'val');
-  const stepsPerEpoch = batchCount(trainIndices.length, config.batchSize);
-  const totalSteps = stepsPerEpoch * config.epochs;
-  const backend = tf.getBackend();
+  return { version, trainIndices, valIndices };
+}
+
+/** What the run record stores as its config: the training config, the model spec and the hook's config. */
+function runConfigOf(opts: TrainOptions): TrainRunConfig {
   const hookRecord = opts.hookRecord;
-  const runConfig: TrainRunConfig = { train: config, model: model.spec };
+  const runConfig: TrainRunConfig = { train: opts.config, model: opts.model.spec };
   if (hookRecord) runConfig[hookRecord.key] = hookRecord.config;
+  return runConfig;
+}
+
+/** The hook's part of the run's record and of the progress messages; nothing without a hook. */
+class HookReports {
   /**
    * The hook's report as of the latest checkpoint: what a cancelled run stores, since a
    * resume redoes the epoch it was cancelled in from that checkpoint.
    */
-  let reportAtCheckpoint = hookRecord?.report();
+  atCheckpoint: ReturnType<HookRecord['report']> | undefined;
+
+  constructor(readonly record: HookRecord | undefined) {
+    this.atCheckpoint = record?.report();
+  }
+
   /** The run's result with the hook's report folded in (the live one, or `report`). */
-  const withReport = (result: TrainRunResult | null, report = hookRecord?.report()): TrainRunResult | null =>
-    hookRecord ? { ...result, [hookRecord.key]: report } : result;
+  withReport(result: TrainRunResult | null, report = this.record?.report()): TrainRunResult | null {
+    return this.record ? { ...result, [this.record.key]: report } : result;
+  }
+
   /** A progress message with the hook's line, when there is a hook. */
-  const say = (message: string): string => (hookRecord ? `${message} · ${hookRecord.describe()}` : message);
-
-  const variables = model.model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const optimizer = new Optimizer(config.optimizer, config.weightDecay, variables);
-  let history: EpochMetrics[] = [];
-  let startEpoch = 0;
-  let run: RunRecord;
-
-  try {
-    if (opts.resumeFrom !== undefined) {
-      const { record, meta } = await loadCheckpoint(db, opts.resumeFrom);
-      const previous = await getRunOfKind(db, meta.checkpointOf, 'train');
-      if (!previous) throw new NotFoundError(`The run of checkpoint ${opts.resumeFrom} no longer exists: start a new training run.`);
-      if (previous.datasetVersionId !== opts.versionId || canonicalJson(previous.config) !== canonicalJson(runConfig)) {
-        throw new InvalidInputError('The checkpoint was made with another dataset version, model or training configuration: resume with the run\'s own settings, or start a new run.');
-      }
-      restoreWeights(model, record);
-      optimizer.setState(meta.optimizer);
-      history = meta.history;
-      startEpoch = meta.epoch;
-      run = { ...previous, status: 'running', finishedAt: null, result: { resumedAtEpoch: startEpoch, resumedOnBackend: backend } };
-    } else {
-      run = {
-        id: opts.runId ?? crypto.randomUUID(),
-        projectId: opts.projectId,
-        kind: 'train',
-        datasetVersionId: opts.versionId,
-        seed: config.seed,
-        backend,
-        config: runConfig,
-        status: 'running',
-        createdAt: Date.now(),
-        finishedAt: null,
-        result: null,
-      };
-    }
-  } catch (err) {
-    optimizer.dispose();
-    throw err;
+  say(message: string): string {
+    return this.record ? `${message} · ${this.record.describe()}` : message;
   }
-  await putRun(db, run);
+}
 
-  const progress = new ProgressReporter(opts.onProgress);
-  progress.restart(startEpoch * stepsPerEpoch);
-  const valEvery = config.valEvery ?? 1;
-  let lastStepReportMs = -Infinity;
+/** The run record to train under, and where training starts. */
+interface OpenedRun {
+  run: TrainRun;
+  history: EpochMetrics[];
+  startEpoch: number;
+}
 
+function newRun(opts: TrainOptions, runConfig: TrainRunConfig, backend: string): OpenedRun {
+  const run: TrainRun = {
+    id: opts.runId ?? crypto.randomUUID(),
+    projectId: opts.projectId,
+    kind: 'train',
+    datasetVersionId: opts.versionId,
+    seed: opts.config.seed,
+    backend,
+    config: runConfig,
+    status: 'running',
+    createdAt: Date.now(),
+    finishedAt: null,
+    result: null,
+  };
+  return { run, history: [], startEpoch: 0 };
+}
+
+/** The interrupted run, its weights and optimizer state restored from the checkpoint; refused if its settings differ. */
+async function resumeRun(
+  db: HearthDb,
+  resumeFrom: CheckpointId,
+  opts: TrainOptions,
+  runConfig: TrainRunConfig,
+  optimizer: Optimizer,
+  backend: string,
+): Promise<OpenedRun> {
+  const { record, meta } = await loadCheckpoint(db, resumeFrom);
+  const previous = await getRunOfKind(db, meta.checkpointOf, 'train');
+  if (!previous) throw new NotFoundError(`The run of checkpoint ${resumeFrom} no longer exists: start a new training run.`);
+  if (previous.datasetVersionId !== opts.versionId || canonicalJson(previous.config) !== canonicalJson(runConfig)) {
+    throw new InvalidInputError('The checkpoint was made with another dataset version, model or training configuration: resume with the run\'s own settings, or start a new run.');
+  }
+  restoreWeights(opts.model, record);
+  optimizer.setState(meta.optimizer);
+  const startEpoch = meta.epoch;
+  return {
+    run: { ...previous, status: 'running', finishedAt: null, result: { resumedAtEpoch: startEpoch, resumedOnBackend: backend } },
+    history: meta.history,
+    startEpoch,
+  };
+}
+
+/** What every step of one training run reads, and what it carries from epoch to epoch. */
+interface TrainLoop {
+  db: HearthDb;
+  opts: TrainOptions;
+  cancel: CancelToken;
+  version: DatasetVersion;
+  trainIndices: Uint32Array;
+  valIndices: Uint32Array;
+  stepsPerEpoch: number;
+  totalSteps: number;
+  backend: string;
+  optimizer: Optimizer;
+  progress: ProgressReporter;
+  hookReports: HookReports;
+  run: TrainRun;
+  /** Every epoch's metrics so far (a resumed run's earlier epochs included). */
+  history: EpochMetrics[];
+  /** When step metrics were last read back. */
+  lastStepReportMs: number;
+}
+
+/** The epoch's running sums (on the backend): loss · samples, and correct predictions. */
+interface EpochSums {
+  loss: tf.Scalar;
+  correct: tf.Scalar;
+}
+
+/** One epoch: its steps, validation when due, its metrics, and a checkpoint. */
+async function trainEpoch(loop: TrainLoop, epoch: number): Promise<void> {
+  const { opts, progress, hookReports, totalSteps } = loop;
+  const { config } = opts;
+  const epochStartMs = performance.now();
+  const sums: EpochSums = { loss: tf.scalar(0), correct: tf.scalar(0) };
   try {
-    for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
-      const epochStartMs = performance.now();
-      let lossSum = tf.scalar(0);
-      let correctSum = tf.scalar(0);
-      let seen = 0;
-      let step = epoch * stepsPerEpoch;
-      let lr = 0;
-      try {
-        for await (const batch of streamBatches(db, version, {
-          indices: trainIndices,
-          batchSize: config.batchSize,
-          shuffle: { seed: config.seed, epoch },
-        })) {
-          cancel.throwIfCancelled();
-          lr = learningRateAt(config.optimizer.lr, config.schedule, { step, stepsPerEpoch, epochs: config.epochs });
-          const n = batch.ids.length;
-          const { loss, correct } = await trainStep(model, optimizer, batch, epoch, step, lr, opts.hook);
-          const nextLoss = tf.tidy((): tf.Scalar => lossSum.add(loss.mul(n)));
-          const nextCorrect = tf.tidy((): tf.Scalar => correctSum.add(correct));
-          tf.dispose([lossSum, correctSum]);
-          lossSum = nextLoss;
-          correctSum = nextCorrect;
-          seen += n;
-          const now = performance.now();
-          if (opts.onMetrics && now - lastStepReportMs >= STEP_METRICS_INTERVAL_MS) {
-            lastStepReportMs = now;
-            const [l, c] = await Promise.all([loss.data(), correct.data()]);
-            opts.onMetrics({ kind: 'step', epoch, step, totalSteps, loss: l[0] as number, accuracy: (c[0] as number) / n, lr });
-          }
-          tf.dispose([loss, correct]);
-          step++;
-          progress.report(step, totalSteps, say(`Epoch ${epoch + 1} of ${config.epochs}`));
-        }
-        const [lossTotal, correctTotal] = await Promise.all([lossSum.data(), correctSum.data()]);
-        let valLoss: number | null = null;
-        let valAccuracy: number | null = null;
-        if (valIndices.length > 0 && ((epoch + 1) % valEvery === 0 || epoch + 1 === config.epochs)) {
-          progress.report(step, totalSteps, `Validating epoch ${epoch + 1}`, true);
-          const val = await predictIndices(db, model, version, valIndices, config.batchSize, undefined, cancel);
-          let correct = 0;
-          val.predicted.forEach((p, i) => (correct += p === val.trueLabels[i] ? 1 : 0));
-          valLoss = val.lossSum / valIndices.length;
-          valAccuracy = correct / valIndices.length;
-        }
-        const metrics: EpochMetrics = {
-          kind: 'epoch',
-          epoch,
-          trainLoss: (lossTotal[0] as number) / seen,
-          trainAccuracy: (correctTotal[0] as number) / seen,
-          valLoss,
-          valAccuracy,
-          lr,
-          seconds: (performance.now() - epochStartMs) / 1000,
-        };
-        history = [...history, metrics];
-        await saveCheckpoint(db, {
-          projectId: opts.projectId,
-          runId: run.id,
-          model,
-          epochsDone: epoch + 1,
-          optimizer: await optimizer.state(),
-          seed: config.seed,
-          history,
-        });
-        // The record follows the checkpoints, so a reload shows what the hook did so far.
-        if (hookRecord) {
-          reportAtCheckpoint = hookRecord.report();
-          await putRun(db, { ...run, result: withReport(run.result, reportAtCheckpoint) });
-        }
-        opts.onMetrics?.(metrics);
-        progress.report(step, totalSteps, say(`Epoch ${epoch + 1} of ${config.epochs} done`), true);
-      } finally {
-        tf.dispose([lossSum, correctSum]);
-      }
-    }
-
-    const modelId = await saveModel(db, {
-      projectId: opts.projectId,
-      runId: run.id,
-      name: `${model.spec.kind} on version ${version.number}`,
-      model,
-      meta: { datasetVersionId: opts.versionId, classes: version.classes, config, backend, history },
-    });
-    await deleteCheckpoints(db, run.id);
-    const last = history[history.length - 1];
-    await putRun(db, {
-      ...run,
-      status: 'done',
-      finishedAt: Date.now(),
-      result: withReport({ ...run.result, modelId, history, final: last ?? null, steps: totalSteps }),
-    });
-    return { runId: run.id, modelId, history, backend, steps: totalSteps };
-  } catch (err) {
-    const status = isCancelled(err) ? 'cancelled' : 'failed';
-    // The run's own error is what the caller needs; a failure to record it must not hide it.
-    await putRun(db, {
-      ...run,
-      status,
-      finishedAt: Date.now(),
-      result: withReport({ ...run.result, history, error: status === 'failed' ? describeError(err) : null }, status === 'cancelled' ? reportAtCheckpoint : undefined),
-    }).catch(() => undefined);
-    throw err;
+    const { step, lr, seen } = await trainBatches(loop, epoch, sums);
+    const [lossTotal, correctTotal] = await Promise.all([sums.loss.data(), sums.correct.data()]);
+    const { valLoss, valAccuracy } = await validateEpoch(loop, epoch, step);
+    const metrics: EpochMetrics = {
+      kind: 'epoch',
+      epoch,
+      trainLoss: (lossTotal[0] as number) / seen,
+      trainAccuracy: (correctTotal[0] as number) / seen,
+      valLoss,
+      valAccuracy,
+      lr,
+      seconds: (performance.now() - epochStartMs) / 1000,
+    };
+    loop.history = [...loop.history, metrics];
+    await checkpointEpoch(loop, epoch);
+    opts.onMetrics?.(metrics);
+    progress.report(step, totalSteps, hookReports.say(`Epoch ${epoch + 1} of ${config.epochs} done`), true);
   } finally {
-    optimizer.dispose();
+    tf.dispose([sums.loss, sums.correct]);
   }
+}
+
+/** The epoch's optimisation steps, each batch's loss and correct count added to `sums`; returns the next step and the last learning rate. */
+async function trainBatches(loop: TrainLoop, epoch: number, sums: EpochSums): Promise<{ step: number; lr: number; seen: number }> {
+  const { db, opts, cancel, version, trainIndices, stepsPerEpoch, totalSteps, optimizer, progress, hookReports } = loop;
+  const { model, config } = opts;
+  let seen = 0;
+  let step = epoch * stepsPerEpoch;
+  let lr = 0;
+  for await (const batch of streamBatches(db, version, {
+    indices: trainIndices,
+    batchSize: config.batchSize,
+    shuffle: { seed: config.seed, epoch },
+  })) {
+    cancel.throwIfCancelled();
+    lr = learningRateAt(config.optimizer.lr, config.schedule, { step, stepsPerEpoch, epochs: config.epochs });
+    const n = batch.ids.length;
+    const { loss, correct } = await trainStep(model, optimizer, batch, epoch, step, lr, opts.hook);
+    const nextLoss = tf.tidy((): tf.Scalar => sums.loss.add(loss.mul(n)));
+    const nextCorrect = tf.tidy((): tf.Scalar => sums.correct.add(correct));
+    tf.dispose([sums.loss, sums.correct]);
+    sums.loss = nextLoss;
+    sums.correct = nextCorrect;
+    seen += n;
+    const now = performance.now();
+    if (opts.onMetrics && now - loop.lastStepReportMs >= STEP_METRICS_INTERVAL_MS) {
+      loop.lastStepReportMs = now;
+      const [l, c] = await Promise.all([loss.data(), correct.data()]);
+      opts.onMetrics({ kind: 'step', epoch, step, totalSteps, loss: l[0] as number, accuracy: (c[0] as number) / n, lr });
+    }
+    tf.dispose([loss, correct]);
+    step++;
+    progress.report(step, totalSteps, hookReports.say(`Epoch ${epoch + 1} of ${config.epochs}`));
+  }
+  return { step, lr, seen };
+}
+
+/** Validation loss and accuracy when the epoch validates (every `valEvery` epochs and the last, given val samples); null otherwise. */
+async function validateEpoch(loop: TrainLoop, epoch: number, step: number): Promise<{ valLoss: number | null; valAccuracy: number | null }> {
+  const { db, opts, cancel, version, valIndices, totalSteps, progress } = loop;
+  const { model, config } = opts;
+  const valEvery = config.valEvery ?? 1;
+  let valLoss: number | null = null;
+  let valAccuracy: number | null = null;
+  if (valIndices.length > 0 && ((epoch + 1) % valEvery === 0 || epoch + 1 === config.epochs)) {
+    progress.report(step, totalSteps, `Validating epoch ${epoch + 1}`, true);
+    const val = await predictIndices(db, model, version, valIndices, config.batchSize, undefined, cancel);
+    let correct = 0;
+    val.predicted.forEach((p, i) => (correct += p === val.trueLabels[i] ? 1 : 0));
+    valLoss = val.lossSum / valIndices.length;
+    valAccuracy = correct / valIndices.length;
+  }
+  return { valLoss, valAccuracy };
+}
+
+/** Saves the checkpoint after `epoch`, and the hook's report with the run record. */
+async function checkpointEpoch(loop: TrainLoop, epoch: number): Promise<void> {
+  const { db, opts, optimizer, hookReports, run } = loop;
+  await saveCheckpoint(db, {
+    projectId: opts.projectId,
+    runId: run.id,
+    model: opts.model,
+    epochsDone: epoch + 1,
+    optimizer: await optimizer.state(),
+    seed: opts.config.seed,
+    history: loop.history,
+  });
+  // The record follows the checkpoints, so a reload shows what the hook did so far.
+  if (hookReports.record) {
+    hookReports.atCheckpoint = hookReports.record.report();
+    await putRun(db, { ...run, result: hookReports.withReport(run.result, hookReports.atCheckpoint) });
+  }
+}
+
+/** Saves the trained model, drops the run's checkpoints and records the run as done. */
+async function finishRun(loop: TrainLoop): Promise<TrainResult> {
+  const { db, opts, version, run, history, totalSteps, backend, hookReports } = loop;
+  const { model, config } = opts;
+  const modelId = await saveModel(db, {
+    projectId: opts.projectId,
+    runId: run.id,
+    name: `${model.spec.kind} on version ${version.number}`,
+    model,
+    meta: { datasetVersionId: opts.versionId, classes: version.classes, config, backend, history },
+  });
+  await deleteCheckpoints(db, run.id);
+  const last = history[history.length - 1];
+  await putRun(db, {
+    ...run,
+    status: 'done',
+    finishedAt: Date.now(),
+    result: hookReports.withReport({ ...run.result, modelId, history, final: last ?? null, steps: totalSteps }),
+  });
+  return { runId: run.id, modelId, history, backend, steps: totalSteps };
+}
+
+/** Records the run as cancelled or failed, with the epochs it finished. */
+async function recordFailure(loop: TrainLoop, err: unknown): Promise<void> {
+  const { db, run, history, hookReports } = loop;
+  const status = isCancelled(err) ? 'cancelled' : 'failed';
+  // The run's own error is what the caller needs; a failure to record it must not hide it.
+  await putRun(db, {
+    ...run,
+    status,
+    finishedAt: Date.now(),
+    result: hookReports.withReport({ ...run.result, history, error: status === 'failed' ? describeError(err) : null }, status === 'cancelled' ? hookReports.atCheckpoint : undefined),
+  }).catch(() => undefined);
 }
 
 /**

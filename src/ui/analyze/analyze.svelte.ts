@@ -6,11 +6,11 @@ import type { SplitLeak } from '../../lib/analysis/duplicates';
 import type { RebalanceAction, RebalancePlan, RebalanceTarget } from '../../lib/analysis/rebalance';
 import type { Split } from '../../lib/storage/records';
 import { describeError } from '../../lib/jobs/errors';
-import type { ProgressFn } from '../../lib/jobs/progress';
 import { leakCopies, withoutSamples, type DuplicatesReport } from './leaks';
 // rebalance.ts is plain TypeScript over idb: no tfjs enters the main bundle through it.
 import { overrideAction } from '../../lib/analysis/rebalance';
 import type { JobError, JobManager } from '../shell/jobs.svelte';
+import type { DataApi, Methods } from '../shell/service-types';
 import type { StudioState } from '../shell/studio.svelte';
 
 export type { DuplicatesReport } from './leaks';
@@ -42,18 +42,12 @@ export interface RemovedVersion {
   number: number;
 }
 
-/** What the Analyze page needs of the data worker. */
-export interface AnalyzeService {
-  /** Runs the data-bias analysis of one version as job `jobId`. */
-  analyze(jobId: string, req: AnalyzeRequest, onProgress: ProgressFn): Promise<DataBiasReport>;
-  /** Hashes every sample of the version and groups near-duplicates, as job `jobId`. */
-  findDuplicates(jobId: string, req: DuplicatesRequest, onProgress: ProgressFn): Promise<DuplicatesReport>;
-  /** Deletes the samples and records the project's next version without them (storage/remove.ts). */
-  removeSamples(projectId: string, ids: number[], note: string): Promise<RemovedVersion>;
-  /** Counts the cells of the version's training split and plans them up to `target` (not saved). */
-  planRebalance(versionId: number, target: RebalanceTarget): Promise<RebalancePlan>;
-  getPlan(projectId: string): Promise<RebalancePlan | null>;
-  savePlan(projectId: string, plan: RebalancePlan): Promise<void>;
+/**
+ * What the Analyze page needs of the data worker, typed by its API: the data-bias analysis
+ * and duplicate search (jobs), sample removal, rebalancing plans, and pixels for thumbnails.
+ */
+export interface AnalyzeService
+  extends Methods<DataApi, 'analyze' | 'findDuplicates' | 'removeSamples' | 'planRebalance' | 'getPlan' | 'savePlan' | 'getPixels'> {
   /** Stops the analyze or duplicates job `jobId`. */
   cancel(jobId: string): Promise<void>;
 }
@@ -103,6 +97,9 @@ export class AnalyzeState {
     this.#jobs = jobs;
     this.#studio = studio;
   }
+
+  /** Sample pixels (HWC uint8) for the duplicate groups' thumbnails. */
+  readonly getPixels: AnalyzeService['getPixels'] = (ids) => this.#service.getPixels(ids);
 
   get planDirty(): boolean {
     return this.plan !== null && this.plan !== this.savedPlan;

@@ -6,7 +6,7 @@
 import type { InputSpec } from '../../lib/storage/records';
 import { describeError } from '../../lib/jobs/errors';
 import { hwcToImageData, ThumbnailCache } from '../data/thumbnails';
-import type { DataClient } from '../shell/data-types';
+import type { DataApi, Methods } from '../shell/service-types';
 
 /** Thumbnails are drawn at an integer upscale up to this side, so pixel art stays crisp. */
 export const THUMB_TARGET_PX = 56;
@@ -23,13 +23,13 @@ export class Thumbs {
   painted = $state(0);
   error = $state<string | null>(null);
 
-  readonly #data: DataClient;
+  readonly #data: Methods<DataApi, 'getPixels'>;
   readonly #cache = new ThumbnailCache();
   // Bookkeeping only, never rendered: a reactive set would re-run the fetching effect on every add.
   // eslint-disable-next-line svelte/prefer-svelte-reactivity
   readonly #inflight = new Set<number>();
 
-  constructor(data: DataClient) {
+  constructor(data: Methods<DataApi, 'getPixels'>) {
     this.#data = data;
   }
 

@@ -10,8 +10,8 @@ import type { PreviewImage, PreviewRequest } from '../../lib/augment/preview';
 import type { AugmentTarget } from '../../lib/augment/rebalance-augment';
 import type { TransformInfo } from '../../lib/augment/registry';
 import { describeError, InvalidInputError } from '../../lib/jobs/errors';
-import type { ProgressFn } from '../../lib/jobs/progress';
 import type { JobError, JobManager } from '../shell/jobs.svelte';
+import type { Called, ComputeApi, DataApi, Methods, Renamed } from '../shell/service-types';
 import type { StudioState } from '../shell/studio.svelte';
 
 export type { TransformInfo, PreviewRequest, AugmentTarget, SavedPipeline, PipelineDraft, AugmentPlacement };
@@ -36,22 +36,37 @@ export interface AugmentedVersion {
   added: number;
 }
 
-/** What the Augment page needs of the workers. */
-export interface AugmentService {
-  /** The registered transforms (registry.ts listTransforms()). */
-  transforms(): Promise<TransformInfo[]>;
-  /** Where previews and rebalancing run fastest now (augment/placement.ts). */
-  placement(): Promise<AugmentPlacement>;
+type DataPreview = DataApi['augmentPreview'];
+type DataRebalance = DataApi['augmentRebalance'];
+
+/**
+ * What the Augment page needs of the workers, typed by their APIs. Previews and
+ * rebalancing take where to run (the compute worker's GPU or the data worker's CPU
+ * kernels: the same bytes); the rest is the data worker's, under the page's names.
+ */
+export interface AugmentService
+  extends Methods<DataApi, 'getPlan' | 'filterVersion' | 'getPixels'>,
+    Renamed<DataApi, {
+      /** The registered transforms (registry.ts listTransforms()). */
+      transforms: 'augmentTransforms';
+      listPipelines: 'listAugmentPipelines';
+      /** Saves a new pipeline, or overwrites `draft.id` (augment/pipelines.ts savePipeline). */
+      savePipeline: 'saveAugmentPipeline';
+      deletePipeline: 'deleteAugmentPipeline';
+    }>,
+    Renamed<ComputeApi, {
+      /** Where previews and rebalancing run fastest now (augment/placement.ts). */
+      placement: 'augmentPlacement';
+    }> {
   /** Runs the pipeline on each (sample, seed) pair, on the GPU or the CPU kernels: the same bytes. */
-  preview(req: PreviewRequest, where: AugmentPlacement['where']): Promise<PreviewResult[]>;
+  preview(req: Parameters<DataPreview>[0], where: AugmentPlacement['where']): ReturnType<Called<DataPreview>>;
   /** Writes augmented samples into a new version as job `jobId` (kind 'augment'). */
-  rebalance(jobId: string, req: AugmentRebalanceRequest, where: AugmentPlacement['where'], onProgress: ProgressFn): Promise<AugmentedVersion>;
-  /** The project's saved rebalancing plan (analysis/rebalance.ts getPlan). */
-  getPlan(projectId: string): Promise<RebalancePlan | null>;
-  listPipelines(projectId: string): Promise<SavedPipeline[]>;
-  /** Saves a new pipeline, or overwrites `draft.id` (augment/pipelines.ts savePipeline). */
-  savePipeline(projectId: string, draft: PipelineDraft): Promise<SavedPipeline>;
-  deletePipeline(projectId: string, id: string): Promise<void>;
+  rebalance(
+    jobId: string,
+    req: Parameters<DataRebalance>[1],
+    where: AugmentPlacement['where'],
+    onProgress: Parameters<DataRebalance>[2],
+  ): ReturnType<Called<DataRebalance>>;
   /** Stops the rebalance job `jobId`. */
   cancel(jobId: string): Promise<void>;
 }
@@ -161,6 +176,11 @@ export class AugmentState {
     this.#jobs = jobs;
     this.#studio = studio;
   }
+
+  /** The indices of a version's samples that pass `filter`, for picking preview samples. */
+  readonly filterVersion: AugmentService['filterVersion'] = (versionId, filter) => this.#service.filterVersion(versionId, filter);
+  /** Sample pixels (HWC uint8) for the previews' originals. */
+  readonly getPixels: AugmentService['getPixels'] = (ids) => this.#service.getPixels(ids);
 
   /** The saved pipeline on screen, or null for a new one. */
   get current(): SavedPipeline | null {

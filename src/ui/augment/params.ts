@@ -1,148 +1,14 @@
 /**
- * The pipeline builder's knowledge of each transform's options: which `…Range` keys,
- * fixed choices and whole numbers it reads, their bounds and a sensible starting value.
- * It mirrors the `sample` functions in src/lib/augment/*.ts (the bounds are theirs), so
- * the form can flag a bad value as it is typed instead of when a preview fails; the
- * library still validates everything it is given. A transform missing here (a new one
- * in the registry) is still listed and runs with its own defaults; its params stay as
- * loaded and show in the JSON view.
+ * The pipeline builder's form over each transform's options. The options themselves (keys,
+ * bounds, choices, starting values) are src/lib/augment/spec.ts's schema, the one the
+ * transforms' `sample` functions read their bounds from, so the form can flag a bad value
+ * as it is typed instead of when a preview fails; the library still validates everything
+ * it is given. A transform missing from the schema (a new one in the registry) is still
+ * listed and runs with its own defaults; its params stay as loaded and show in the JSON view.
  */
 import type { PipelineSpec, PipelineStep } from '../../lib/augment/pipeline';
+import { fieldsOf, isChoice, isIntIn, oddBounds, type RangeField } from '../../lib/augment/spec';
 import type { TransformKind } from '../../lib/augment/types';
-
-export interface RangeField {
-  kind: 'range';
-  key: string;
-  label: string;
-  min: number;
-  max: number;
-  /** Input step: whole numbers for integer ranges, hundredths otherwise. */
-  step: number;
-  integer?: boolean;
-  /** Kernel sizes: the interval must hold an odd whole number. */
-  odd?: boolean;
-  initial: [number, number];
-  unit?: string;
-}
-
-export interface ChoiceField {
-  kind: 'choice';
-  key: string;
-  label: string;
-  choices: readonly string[];
-  initial: string;
-}
-
-export interface IntField {
-  kind: 'int';
-  key: string;
-  label: string;
-  min: number;
-  /** Crop's sides are also bounded by the image, which the library checks when it draws. */
-  max: number;
-  initial: number;
-  unit?: string;
-}
-
-export type ParamField = RangeField | ChoiceField | IntField;
-
-/** Largest side resize accepts (geometry.ts MAX_RESIZE_SIDE_PX). */
-const MAX_RESIZE_SIDE_PX = 4096;
-const BORDER_CHOICES = ['constant', 'replicate', 'reflect', 'reflect101'] as const;
-
-const range = (
-  key: string,
-  label: string,
-  min: number,
-  max: number,
-  initial: [number, number],
-  extra: Partial<Pick<RangeField, 'integer' | 'odd' | 'unit'>> = {},
-): RangeField => ({ kind: 'range', key, label, min, max, step: extra.integer ? 1 : 0.01, initial, ...extra });
-
-const warpFields: ParamField[] = [
-  { kind: 'choice', key: 'border', label: 'Border', choices: BORDER_CHOICES, initial: 'constant' },
-  { kind: 'int', key: 'borderValue', label: 'Border value', min: 0, max: 255, initial: 0 },
-  { kind: 'choice', key: 'interpolation', label: 'Interpolation', choices: ['bilinear', 'nearest'], initial: 'bilinear' },
-];
-const filterBorder: ParamField = { kind: 'choice', key: 'border', label: 'Border', choices: BORDER_CHOICES, initial: 'reflect101' };
-
-const thresholdFields: ParamField[] = [
-  range('thresholdRange', 'Threshold', 0, 255, [127, 127], { integer: true }),
-  range('maxValueRange', 'Max value', 0, 255, [255, 255], { integer: true }),
-];
-const otsuFields: ParamField[] = [range('maxValueRange', 'Max value', 0, 255, [255, 255], { integer: true })];
-
-/** Options per transform; transforms with none (colour conversions) are absent. */
-export const PARAM_FIELDS: Readonly<Record<string, readonly ParamField[]>> = {
-  'threshold-binary': thresholdFields,
-  'threshold-binary-inv': thresholdFields,
-  'threshold-otsu': otsuFields,
-  'threshold-otsu-inv': otsuFields,
-  brightness: [range('betaRange', 'Beta (added)', -255, 255, [-32, 32])],
-  contrast: [range('alphaRange', 'Alpha (gain)', 0, 16, [0.75, 1.25])],
-  gamma: [range('gammaRange', 'Gamma', 0.01, 10, [0.7, 1.5])],
-  'hue-saturation': [
-    range('hueShiftRange', 'Hue shift', -180, 180, [-9, 9], { integer: true, unit: '×2°' }),
-    range('saturationScaleRange', 'Saturation scale', 0, 16, [0.7, 1.3]),
-  ],
-  'gaussian-noise': [range('sigmaRange', 'Sigma', 0, 255, [5, 15])],
-  cutout: [
-    range('widthFractionRange', 'Width (fraction)', 0, 1, [0.1, 0.3]),
-    range('heightFractionRange', 'Height (fraction)', 0, 1, [0.1, 0.3]),
-    range('fillRange', 'Fill value', 0, 255, [0, 0], { integer: true }),
-  ],
-  mixup: [range('lambdaRange', 'Lambda', 0, 1, [0.2, 0.8])],
-  cutmix: [range('lambdaRange', 'Lambda', 0, 1, [0.3, 0.7])],
-  flip: [{ kind: 'choice', key: 'mode', label: 'Mode', choices: ['horizontal', 'vertical', 'both'], initial: 'horizontal' }],
-  rotate: [range('angleRange', 'Angle', -360, 360, [-15, 15], { unit: '°' }), ...warpFields],
-  translate: [
-    range('shiftXRange', 'Shift x (fraction)', -1, 1, [-0.1, 0.1]),
-    range('shiftYRange', 'Shift y (fraction)', -1, 1, [-0.1, 0.1]),
-    ...warpFields,
-  ],
-  shear: [
-    range('shearXRange', 'Shear x', -80, 80, [-10, 10], { unit: '°' }),
-    range('shearYRange', 'Shear y', -80, 80, [0, 0], { unit: '°' }),
-    ...warpFields,
-  ],
-  scale: [range('scaleRange', 'Scale', 0.05, 20, [0.9, 1.1]), ...warpFields],
-  affine: [
-    range('angleRange', 'Angle', -360, 360, [-10, 10], { unit: '°' }),
-    range('scaleRange', 'Scale', 0.05, 20, [0.9, 1.1]),
-    range('shiftXRange', 'Shift x (fraction)', -1, 1, [-0.05, 0.05]),
-    range('shiftYRange', 'Shift y (fraction)', -1, 1, [-0.05, 0.05]),
-    range('shearXRange', 'Shear x', -80, 80, [0, 0], { unit: '°' }),
-    range('shearYRange', 'Shear y', -80, 80, [0, 0], { unit: '°' }),
-    ...warpFields,
-  ],
-  resize: [
-    { kind: 'int', key: 'width', label: 'Width', min: 1, max: MAX_RESIZE_SIDE_PX, initial: 32, unit: 'px' },
-    { kind: 'int', key: 'height', label: 'Height', min: 1, max: MAX_RESIZE_SIDE_PX, initial: 32, unit: 'px' },
-    { kind: 'choice', key: 'interpolation', label: 'Interpolation', choices: ['nearest', 'bilinear', 'area'], initial: 'bilinear' },
-  ],
-  crop: [
-    { kind: 'int', key: 'width', label: 'Width', min: 1, max: MAX_RESIZE_SIDE_PX, initial: 24, unit: 'px' },
-    { kind: 'int', key: 'height', label: 'Height', min: 1, max: MAX_RESIZE_SIDE_PX, initial: 24, unit: 'px' },
-    { kind: 'choice', key: 'position', label: 'Position', choices: ['random', 'center'], initial: 'random' },
-  ],
-  box: [range('ksizeRange', 'Kernel size', 1, 31, [3, 5], { integer: true, odd: true, unit: 'px' }), filterBorder],
-  'gaussian-blur': [
-    range('ksizeRange', 'Kernel size', 1, 31, [3, 5], { integer: true, odd: true, unit: 'px' }),
-    range('sigmaRange', 'Sigma (0 = from size)', 0, 100, [0, 0], { unit: 'px' }),
-    filterBorder,
-  ],
-  median: [range('ksizeRange', 'Kernel size', 3, 7, [3, 5], { integer: true, odd: true, unit: 'px' })],
-  bilateral: [
-    range('dRange', 'Diameter', 1, 15, [5, 5], { integer: true, odd: true, unit: 'px' }),
-    range('sigmaColorRange', 'Sigma colour', 0.01, 1000, [25, 75]),
-    range('sigmaSpaceRange', 'Sigma space', 0.01, 100, [25, 75], { unit: 'px' }),
-    filterBorder,
-  ],
-};
-
-export function fieldsOf(transform: string): readonly ParamField[] {
-  return PARAM_FIELDS[transform] ?? [];
-}
 
 /** Image sides the builder starts resize and crop from, so a new step fits the project's images. */
 export interface ImageSides {
@@ -190,10 +56,7 @@ function rangeError(f: RangeField, value: unknown): string | null {
   if (lo > hi) return `Min ${lo} is above max ${hi}: swap them.`;
   if (lo < f.min || hi > f.max) return `Keep both within [${f.min}, ${f.max}].`;
   if (f.integer && (!Number.isInteger(lo) || !Number.isInteger(hi))) return 'Use whole numbers.';
-  if (f.odd) {
-    const first = Math.ceil(lo) % 2 === 0 ? Math.ceil(lo) + 1 : Math.ceil(lo);
-    if (first > Math.floor(hi)) return 'Kernel sizes are odd: include an odd number (3, 5, 7…).';
-  }
+  if (f.odd && oddBounds(lo, hi) === null) return 'Kernel sizes are odd: include an odd number (3, 5, 7…).';
   return null;
 }
 
@@ -209,10 +72,10 @@ export function validateStep(step: PipelineStep): StepErrors {
       const e = rangeError(f, value);
       if (e) errors[f.key] = e;
     } else if (f.kind === 'int') {
-      if (!(typeof value === 'number' && Number.isInteger(value) && value >= f.min && value <= f.max)) {
+      if (!isIntIn(value, f.min, f.max)) {
         errors[f.key] = `A whole number in [${f.min}, ${f.max}].`;
       }
-    } else if (typeof value !== 'string' || !f.choices.includes(value)) {
+    } else if (!isChoice(value, f.choices)) {
       errors[f.key] = `One of ${f.choices.join(', ')}.`;
     }
   }

@@ -2,10 +2,10 @@ import { getContext, setContext } from 'svelte';
 import type { Metric, ModelBiasReport } from '../../lib/analysis/model-bias';
 import type { Slice, SliceResult } from '../../lib/evaluate/slices';
 import { describeError } from '../../lib/jobs/errors';
-import type { ProgressFn } from '../../lib/jobs/progress';
 // Type-only: saliency.ts pulls in tfjs, which must stay out of the main thread's bundle.
 import type { SaliencyMap } from '../../lib/evaluate/saliency';
 import type { JobError, JobManager } from '../shell/jobs.svelte';
+import type { ComputeApi, DataApi, Methods } from '../shell/service-types';
 
 export type EvalSplit = 'val' | 'test';
 export const EVAL_SPLITS: readonly EvalSplit[] = ['val', 'test'];
@@ -97,17 +97,15 @@ export interface SaliencyResult {
   probabilities: number[];
 }
 
-/** What the Evaluate page needs of the compute worker. */
-export interface EvaluateService {
-  listModels(projectId: string): Promise<ModelInfo[]>;
-  evaluate(jobId: string, req: EvaluateRequest, onProgress: ProgressFn): Promise<EvaluationSummary>;
+/**
+ * What the Evaluate page needs of the workers, typed by their APIs: the compute worker's
+ * models, evaluation, slices and saliency, and the data worker's pixels for thumbnails.
+ */
+export interface EvaluateService
+  extends Methods<ComputeApi, 'listModels' | 'evaluate' | 'modelBias' | 'runSlices' | 'getSlices' | 'saveSlices' | 'saliency'>,
+    Methods<DataApi, 'getPixels'> {
   /** Stops the evaluate job `jobId` (it runs in the compute worker, not the data worker). */
   cancel(jobId: string): Promise<void>;
-  modelBias(evaluationId: string, req: ModelBiasRequest): Promise<ModelBiasReport>;
-  runSlices(evaluationId: string): Promise<SliceRun>;
-  getSlices(projectId: string): Promise<Slice[]>;
-  saveSlices(projectId: string, slices: Slice[]): Promise<void>;
-  saliency(req: SaliencyRequest): Promise<SaliencyResult>;
 }
 
 function saliencyKey(req: SaliencyRequest): string {
@@ -151,6 +149,9 @@ export class EvaluateState {
     this.#service = service;
     this.#jobs = jobs;
   }
+
+  /** Sample pixels (HWC uint8) for the page's thumbnails and saliency overlays. */
+  readonly getPixels: EvaluateService['getPixels'] = (ids) => this.#service.getPixels(ids);
 
   /** Lists the project's models and reads its slices; a different project drops the evaluation. */
   async openProject(projectId: string): Promise<void> {

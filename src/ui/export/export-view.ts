@@ -2,38 +2,37 @@
  * What the Export page computes from a report before drawing it: pure functions, tested
  * in Node, so the components only lay numbers out.
  *
- * Everything from src/lib is imported as a type: export-job.ts and calibrate.ts pull in
- * tfjs, which must stay out of the main thread's bundle. The few constants the page needs
- * from them are copied below; tests/unit/ui-export.test.ts checks each copy against its
- * source, so a change there fails a test here instead of drifting silently.
+ * The job's defaults and bounds come from src/lib/export/spec.ts, which imports no tfjs;
+ * everything else from src/lib is imported as a type (export-job.ts and calibrate.ts pull
+ * in tfjs, which must stay out of the main thread's bundle).
  */
 import type { GroupStats, Metric, ModelBiasReport } from '../../lib/analysis/model-bias';
 import type { SliceResult, SliceStatus } from '../../lib/evaluate/slices';
 import type { Board } from '../../lib/export/boards';
-import type { CalibrationMethod } from '../../lib/export/calibrate';
 import type { ExportReport, ExportRequest, GroupComparisonReport, SplitComparison } from '../../lib/export/export-job';
+import {
+  BUNDLE_FILE_NAME,
+  CALIBRATION_METHODS,
+  DEFAULT_BOARD_ID,
+  DEFAULT_CALIBRATION_SAMPLES,
+  DEFAULT_MAX_EVAL_PER_SPLIT,
+  GROUP_DROP_FLAG_POINTS,
+  MAX_CALIBRATION_SAMPLES,
+  type CalibrationMethod,
+} from '../../lib/export/spec';
 import { formatPercent, NO_VALUE } from '../evaluate/metric';
 
-/** Copy of calibrate.ts's CALIBRATION_METHODS (that module imports tfjs), with what each one does. */
-export const CALIBRATION_METHOD_OPTIONS: readonly { id: CalibrationMethod; label: string; hint: string }[] = [
-  { id: 'minmax', label: 'Min / max', hint: 'The observed range. Never clips; one outlier widens every step.' },
-  { id: 'percentile', label: 'Percentile (0.01–99.99)', hint: 'Clips outliers so the rest gets finer steps.' },
-  { id: 'mse', label: 'Least squared error', hint: 'The clipping range with the least expected error. Usually the most accurate.' },
-];
-export const DEFAULT_CALIBRATION_METHOD: CalibrationMethod = 'mse';
-/** Copy of export-job.ts's DEFAULT_CALIBRATION_SAMPLES. */
-export const DEFAULT_CALIBRATION_SAMPLES = 300;
-/** Copy of export-job.ts's DEFAULT_MAX_EVAL_PER_SPLIT. */
-export const DEFAULT_MAX_EVAL_PER_SPLIT = 2000;
-/** Copy of export-job.ts's GROUP_DROP_FLAG_POINTS: the note beside a flagged group names it. */
-export const GROUP_DROP_FLAG_POINTS = 1;
-export const DEFAULT_EXPORT_SEED = 1234;
-/** The usual first board for TinyML work; the form starts on it. */
-export const DEFAULT_BOARD_ID = 'nano-33-ble-sense';
-/** Calibration runs every sample through the float graph (twice for percentile and mse): more than this is slow and adds little. */
-export const MAX_CALIBRATION_SAMPLES = 10_000;
-/** The all-in-one zip export-job.ts writes last; the files list puts it first. */
-export const BUNDLE_FILE_NAME = 'hearth-export.zip';
+/** What each calibration method does, in the form's words. */
+const CALIBRATION_METHOD_TEXT: Record<CalibrationMethod, { label: string; hint: string }> = {
+  minmax: { label: 'Min / max', hint: 'The observed range. Never clips; one outlier widens every step.' },
+  percentile: { label: 'Percentile (0.01–99.99)', hint: 'Clips outliers so the rest gets finer steps.' },
+  mse: { label: 'Least squared error', hint: 'The clipping range with the least expected error. Usually the most accurate.' },
+};
+/** Every method calibrate.ts implements, in its order, with what each one does. */
+export const CALIBRATION_METHOD_OPTIONS: readonly { id: CalibrationMethod; label: string; hint: string }[] = CALIBRATION_METHODS.map((id) => ({
+  id,
+  ...CALIBRATION_METHOD_TEXT[id],
+}));
 const POINTS_PER_UNIT = 100;
 /** Tenths of a point: an accuracy change smaller than that is noise at these sample sizes. */
 const POINT_DIGITS = 1;

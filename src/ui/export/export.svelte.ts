@@ -2,10 +2,10 @@ import { getContext, setContext } from 'svelte';
 // Type-only: export-job.ts pulls in tfjs, which must stay out of the main thread's bundle.
 import type { ExportReport, ExportRequest } from '../../lib/export/export-job';
 import { describeError } from '../../lib/jobs/errors';
-import type { ProgressFn } from '../../lib/jobs/progress';
 import { downloadFileName, downloadsAllowed, mimeTypeOf, type ExportSettings } from './export-view';
 import type { ModelInfo } from '../evaluate/evaluate.svelte';
 import type { Job, JobError, JobManager } from '../shell/jobs.svelte';
+import type { ComputeApi, Methods } from '../shell/service-types';
 
 export const EXPORT_JOB_KIND = 'export';
 
@@ -15,13 +15,9 @@ export const EXPORT_JOB_KIND = 'export';
  */
 const REVOKE_URL_DELAY_MS = 10_000;
 
-/** What the Export page needs of the compute worker. */
-export interface ExportService {
-  listModels(projectId: string): Promise<ModelInfo[]>;
-  listExports(projectId: string): Promise<ExportReport[]>;
-  startExport(jobId: string, req: ExportRequest, onProgress: ProgressFn): Promise<ExportReport>;
-  exportFiles(exportId: string): Promise<Record<string, Uint8Array>>;
-  overrideExport(exportId: string): Promise<ExportReport>;
+/** What the Export page needs of the compute worker, typed by its API. */
+export interface ExportService
+  extends Methods<ComputeApi, 'listModels' | 'listExports' | 'startExport' | 'exportFiles' | 'overrideExport'> {
   /** Stops the export job `jobId` (it runs in the compute worker). */
   cancel(jobId: string): Promise<void>;
 }

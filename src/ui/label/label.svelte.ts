@@ -1,6 +1,5 @@
 import { getContext, setContext } from 'svelte';
 import { describeError } from '../../lib/jobs/errors';
-import type { ProgressFn } from '../../lib/jobs/progress';
 // Type-only: the selection code pulls in tfjs, which must stay out of the main thread's bundle.
 import type { LabelRound, SelectMethod } from '../../lib/select/types';
 import {
@@ -16,6 +15,7 @@ import {
 } from './labeling';
 import { methodLabel, roundsWithDraft } from './label-view';
 import type { Job, JobError, JobManager } from '../shell/jobs.svelte';
+import type { ComputeApi, DataApi, Methods, Renamed } from '../shell/service-types';
 import type { StudioState } from '../shell/studio.svelte';
 
 export const LABEL_SELECT_JOB_KIND = 'label-select';
@@ -38,24 +38,26 @@ export interface LabelSessionView {
   classes: string[];
 }
 
-export interface LabelService {
-  session(projectId: string): Promise<LabelSessionView>;
-  /** Job: picks `budget` images from the unlabeled train pool with `method`; opens a round. */
-  select(
-    jobId: string,
-    req: { projectId: string; method: SelectMethod; budget: number; seed: number },
-    onProgress: ProgressFn,
-  ): Promise<LabelSessionView>;
-  /** Saves the labels given so far in the open round (sample id → class index; skipped ids). */
-  saveLabels(projectId: string, labels: Record<number, number>, skipped: number[]): Promise<LabelSessionView>;
-  /** Job: writes the labels as a new dataset version, retrains from the previous model's weights (warm start), evaluates on val, closes the round. */
-  retrain(jobId: string, req: { projectId: string; epochs: number }, onProgress: ProgressFn): Promise<LabelSessionView>;
-  /**
-   * Job: the paper's self-supervised start. Rotation pretraining on every train image, a
-   * fresh head, then training on the labelled ones; the result becomes the model picks use.
-   */
-  pretrain(jobId: string, req: { projectId: string; rotationEpochs: number; epochs: number; seed: number }, onProgress: ProgressFn): Promise<LabelSessionView>;
-  getPixels(sampleIds: number[]): Promise<Uint8Array[]>; // the data worker's pixels, for thumbnails
+/**
+ * What the Label page needs of the workers, typed by their APIs: selection and retraining
+ * in the compute worker (under the page's names), pixels for thumbnails from the data worker.
+ */
+export interface LabelService
+  extends Renamed<ComputeApi, {
+      session: 'labelSession';
+      /** Job: picks `budget` images from the unlabeled train pool with `method`; opens a round. */
+      select: 'selectForLabeling';
+      /** Saves the labels given so far in the open round (sample id → class index; skipped ids). */
+      saveLabels: 'saveLabels';
+      /** Job: writes the labels as a new dataset version, retrains from the previous model's weights (warm start), evaluates on val, closes the round. */
+      retrain: 'retrainWithLabels';
+      /**
+       * Job: the paper's self-supervised start. Rotation pretraining on every train image, a
+       * fresh head, then training on the labelled ones; the result becomes the model picks use.
+       */
+      pretrain: 'selfSupervisedStart';
+    }>,
+    Methods<DataApi, 'getPixels'> {
   cancel(jobId: string): Promise<void>;
 }
 

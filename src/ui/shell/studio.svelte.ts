@@ -3,6 +3,7 @@ import type { DatasetVersion, ImportRecord, Project } from '../../lib/storage/re
 import { describeError } from '../../lib/jobs/errors';
 import { formatCount } from '../format';
 import type { JobError, JobManager, JobResult, JobRunner } from './jobs.svelte';
+import type { Called, DataApi } from './service-types';
 import type {
   DataClient,
   DroppedFile,
@@ -58,6 +59,16 @@ export class StudioState {
     this.data = data;
     this.jobs = jobs;
   }
+
+  // What the Data page's components read of the data worker, through the studio (the Data
+  // page's state) rather than by reaching into its client.
+  /** A version's label and attribute counts, of the samples that pass `filter` if given. */
+  readonly versionCounts: Called<DataApi['versionCounts']> = (versionId, filter) => this.data.versionCounts(versionId, filter);
+  /** The indices of a version's samples that pass `filter`. */
+  readonly filterVersion: Called<DataApi['filterVersion']> = (versionId, filter) => this.data.filterVersion(versionId, filter);
+  readonly getSampleMeta: Called<DataApi['getSampleMeta']> = (id) => this.data.getSampleMeta(id);
+  /** Sample pixels (HWC uint8), for thumbnails and the inspector. */
+  readonly getPixels: Called<DataApi['getPixels']> = (ids) => this.data.getPixels(ids);
 
   /** Loads projects, opens the last one, and resumes imports a reload interrupted. */
   async init(): Promise<void> {

@@ -3,11 +3,32 @@
  * say what to type instead, and the conversion to the training loop's TrainConfig. Pure
  * functions (no Svelte, no DOM), so the rules read in one place.
  *
- * The limits mirror src/lib/train/optim.ts's validateOptimization, which the worker runs
- * again; checking here first lets the form name the field instead of failing a job.
+ * The defaults, bounds and the rules the training loop applies too come from
+ * src/lib/train/spec.ts (no tfjs), which models.ts and optim.ts import as well; the worker
+ * validates again, and checking here first lets the form name the field instead of
+ * failing a job.
  */
-import type { ModelKind } from '../../lib/train/models';
 import type { TrainConfig } from '../../lib/train/train';
+import {
+  ADAM_DEFAULTS,
+  DEFAULT_SEED,
+  DEFAULT_WIDTH_MULTIPLIER,
+  isMomentum,
+  isStepEvery,
+  isWarmupEpochs,
+  isWidthMultiplier,
+  MAX_BATCH_SIZE,
+  MAX_EPOCHS,
+  MAX_LR,
+  MAX_SEED,
+  MAX_WIDTH_MULTIPLIER,
+  MODEL_DEFAULTS,
+  MODEL_KINDS,
+  nesterovLacksMomentum,
+  SGD_DEFAULTS,
+  WEIGHT_DECAY_DEFAULT,
+  type ModelKind,
+} from '../../lib/train/spec';
 
 /** The model a run trains: the architecture and, for MobileNet, its width. */
 export interface ModelChoice {
@@ -66,32 +87,8 @@ export const MODEL_INFO: Record<ModelKind, { label: string; blurb: string }> = {
     blurb: 'Depthwise-separable convolutions, the TinyML shape: pick the width to fit a microcontroller.',
   },
 };
-export const MODEL_ORDER: readonly ModelKind[] = ['lenet', 'resnet-small', 'mobilenet-v1'];
-
-/** MobileNet's default width: the TinyML person-detection network (models.ts uses the same). */
-export const DEFAULT_WIDTH_MULTIPLIER = 0.25;
-/** models.ts refuses wider: far beyond what a browser trains in minutes. */
-export const MAX_WIDTH_MULTIPLIER = 4;
-export const MAX_EPOCHS = 500;
-export const MAX_BATCH_SIZE = 1024;
-/** Above this every optimizer here diverges on normalised pixels. */
-const MAX_LR = 10;
-/** Seeds are 32-bit unsigned (src/lib/data/rng.ts). */
-export const MAX_SEED = 0xffffffff;
-export const DEFAULT_SEED = 42;
-
-const SGD_DEFAULTS = { lr: 0.05, momentum: 0.9, nesterov: true };
-// PyTorch's Adam defaults; the loop's Adam decay is decoupled (AdamW), whose usual 1e-2
-// would be a hundred times too weak as an SGD L2 term and vice versa.
-const ADAM_DEFAULTS = { lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
-const WEIGHT_DECAY_DEFAULT: Record<OptimizerKind, number> = { sgd: 5e-4, adam: 1e-2 };
-
-/** Per model: sizes that train in minutes in a browser and reach a useful accuracy. */
-const MODEL_DEFAULTS: Record<ModelKind, { optimizer: OptimizerKind; batchSize: number; epochs: number; warmupEpochs: number; lr: number }> = {
-  lenet: { optimizer: 'sgd', batchSize: 64, epochs: 3, warmupEpochs: 0, lr: 0.05 },
-  'resnet-small': { optimizer: 'sgd', batchSize: 128, epochs: 5, warmupEpochs: 1, lr: 0.1 },
-  'mobilenet-v1': { optimizer: 'adam', batchSize: 32, epochs: 5, warmupEpochs: 1, lr: 0.001 },
-};
+/** The order the model picker lists them: the spec's. */
+export const MODEL_ORDER: readonly ModelKind[] = MODEL_KINDS;
 
 /** The form for `kind` with its defaults; `seed` carries over when the user switches model. */
 export function defaultForm(kind: ModelKind, seed: NumberField = DEFAULT_SEED): TrainForm {
@@ -202,7 +199,7 @@ export function validateForm(f: TrainForm, data: DatasetFacts | null): FormResul
   }
   if (f.modelKind === 'mobilenet-v1') {
     const w = f.widthMultiplier;
-    if (!isNum(w) || w <= 0 || w > MAX_WIDTH_MULTIPLIER) {
+    if (!isNum(w) || !isWidthMultiplier(w)) {
       errors.widthMultiplier = `Enter a width above 0 and at most ${MAX_WIDTH_MULTIPLIER}; 0.25 is the TinyML person-detection size.`;
     }
   }
@@ -210,13 +207,13 @@ export function validateForm(f: TrainForm, data: DatasetFacts | null): FormResul
   let optimizer: TrainConfig['optimizer'] | null = null;
   if (f.optimizer === 'sgd') {
     const m = f.momentum;
-    if (!isNum(m) || m < 0 || m >= 1) errors.momentum = 'Enter a momentum from 0 up to (not including) 1; 0.9 is usual.';
-    else if (f.nesterov && m === 0) errors.nesterov = 'Nesterov needs a momentum above 0: set momentum to 0.9 or turn Nesterov off.';
+    if (!isNum(m) || !isMomentum(m)) errors.momentum = 'Enter a momentum from 0 up to (not including) 1; 0.9 is usual.';
+    else if (nesterovLacksMomentum(f.nesterov, m)) errors.nesterov = 'Nesterov needs a momentum above 0: set momentum to 0.9 or turn Nesterov off.';
     if (isNum(lr) && isNum(m)) optimizer = { kind: 'sgd', lr, momentum: m, nesterov: f.nesterov };
   } else {
     const { beta1, beta2, eps } = f;
-    if (!isNum(beta1) || beta1 < 0 || beta1 >= 1) errors.beta1 = 'Enter β1 from 0 up to (not including) 1; 0.9 is usual.';
-    if (!isNum(beta2) || beta2 < 0 || beta2 >= 1) errors.beta2 = 'Enter β2 from 0 up to (not including) 1; 0.999 is usual.';
+    if (!isNum(beta1) || !isMomentum(beta1)) errors.beta1 = 'Enter β1 from 0 up to (not including) 1; 0.9 is usual.';
+    if (!isNum(beta2) || !isMomentum(beta2)) errors.beta2 = 'Enter β2 from 0 up to (not including) 1; 0.999 is usual.';
     if (!isNum(eps) || eps <= 0 || eps >= 1) errors.eps = 'Enter an epsilon above 0 and below 1; 1e-8 is usual.';
     if (isNum(lr) && isNum(beta1) && isNum(beta2) && isNum(eps)) optimizer = { kind: 'adam', lr, beta1, beta2, eps };
   }
@@ -226,7 +223,7 @@ export function validateForm(f: TrainForm, data: DatasetFacts | null): FormResul
     schedule = { kind: 'constant' };
   } else if (f.schedule === 'step') {
     const { everyEpochs, gamma } = f;
-    if (!isNum(everyEpochs) || !Number.isInteger(everyEpochs) || everyEpochs < 1) {
+    if (!isNum(everyEpochs) || !isStepEvery(everyEpochs)) {
       errors.everyEpochs = 'Enter a whole number of epochs ≥ 1 between rate drops.';
     } else if (isNum(epochs) && everyEpochs >= epochs) {
       errors.everyEpochs = `Dropping every ${everyEpochs} epochs in a ${epochs}-epoch run never drops the rate: use fewer than ${epochs}, or the constant schedule.`;
@@ -235,7 +232,7 @@ export function validateForm(f: TrainForm, data: DatasetFacts | null): FormResul
     if (isNum(everyEpochs) && isNum(gamma)) schedule = { kind: 'step', everyEpochs, gamma };
   } else {
     const w = f.warmupEpochs;
-    if (!isNum(w) || w < 0) errors.warmupEpochs = 'Enter 0 or more warm-up epochs; 0 starts at the full rate.';
+    if (!isNum(w) || !isWarmupEpochs(w)) errors.warmupEpochs = 'Enter 0 or more warm-up epochs; 0 starts at the full rate.';
     else if (isNum(epochs) && w >= epochs) errors.warmupEpochs = `Warm-up must be shorter than the run (${epochs} epochs), or the rate never decays.`;
     if (isNum(w)) schedule = { kind: 'cosine', warmupEpochs: w };
   }

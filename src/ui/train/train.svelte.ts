@@ -6,13 +6,14 @@ import type { ProgressFn } from '../../lib/jobs/progress';
 // of the main thread's bundle.
 import type { AugmentationReport } from '../../lib/augment/report';
 import type { TrainPreview, TrainPreviewRequest } from '../../lib/train/augment-preview';
-import type { ModelKind } from '../../lib/train/models';
+import type { ModelKind } from '../../lib/train/spec';
 import type { RunAugmentation } from '../../lib/train/runs';
 import type { EpochMetrics, StepMetrics, TrainConfig } from '../../lib/train/train';
 import { Smoother, stepX, type StepPoint } from './curves';
 import { defaultForm, type ModelChoice, type TrainForm } from './train-form';
 export type { ModelChoice };
 import type { Job, JobError, JobManager } from '../shell/jobs.svelte';
+import type { ComputeApi, Methods, Renamed } from '../shell/service-types';
 import type { StudioState } from '../shell/studio.svelte';
 
 export type { AugmentationReport, EpochMetrics, RunAugmentation, StepMetrics, TrainConfig, TrainPreview, TrainPreviewRequest };
@@ -63,25 +64,13 @@ export interface TrainRequest {
   augmentation: { pipelineId: string } | null;
 }
 
-/** What the Train page needs of the compute worker. `onMetrics` arrives as a Comlink proxy. */
-export interface TrainService {
-  startTraining(
-    jobId: string,
-    req: TrainRequest,
-    onProgress: ProgressFn,
-    onMetrics: (m: TrainMetrics) => void,
-  ): Promise<TrainRunSummary>;
-  /** Continues a cancelled or interrupted run from its last checkpoint. */
-  resumeTraining(
-    jobId: string,
-    runId: string,
-    onProgress: ProgressFn,
-    onMetrics: (m: TrainMetrics) => void,
-  ): Promise<TrainRunSummary>;
-  /** Newest first. */
-  listRuns(projectId: string): Promise<TrainRunSummary[]>;
-  /** The first batch of epoch 1 under a pipeline, as a run with these settings will see it. */
-  previewAugmentation(req: TrainPreviewRequest): Promise<TrainPreview>;
+/**
+ * What the Train page needs of the compute worker: its methods, typed by the worker's API.
+ * `onMetrics` arrives as a Comlink proxy.
+ */
+export interface TrainService
+  extends Methods<ComputeApi, 'startTraining' | 'resumeTraining' | 'listRuns'>,
+    Renamed<ComputeApi, { previewAugmentation: 'trainAugmentPreview' }> {
   cancel(jobId: string): Promise<unknown>;
 }
 

@@ -1,0 +1,1 @@
+export declare const UI_LIB_VALUE_IMPORTS: readonly string[];
