@@ -118,7 +118,7 @@ describe('projects', () => {
     const run = {
       id: 'run',
       projectId: doomed.id,
-      kind: 'train',
+      kind: 'label-session' as const,
       datasetVersionId: null,
       seed: 1,
       backend: 'cpu',
@@ -126,7 +126,7 @@ describe('projects', () => {
       status: 'done' as const,
       createdAt: 0,
       finishedAt: null,
-      result: null,
+      result: { rounds: [], open: null },
     };
     await db.put('runs', run);
     await db.put('models', {
@@ -138,7 +138,14 @@ describe('projects', () => {
       topology: null,
       weightSpecs: [],
       weightData: new ArrayBuffer(4),
-      meta: {},
+      meta: {
+        checkpointOf: 'run',
+        epoch: 0,
+        spec: { kind: 'lenet', input: INPUT, numClasses: 2, seed: 1 },
+        optimizer: { kind: 'sgd', stepCount: 0, slots: [] },
+        rng: { seed: 1, shuffleStream: '' },
+        history: [],
+      },
     });
 
     await deleteProject(db, doomed.id);

@@ -14,6 +14,7 @@ import type { Split } from '../../src/lib/storage/records';
 import { CancelSource } from '../../src/lib/jobs/progress';
 import { openHearthDb, type HearthDb } from '../../src/lib/storage/schema';
 import { createProject } from '../../src/lib/storage/projects';
+import { getRunOfKind } from '../../src/lib/storage/runs';
 import { putSamples } from '../../src/lib/storage/samples';
 import { createVersion, getVersion } from '../../src/lib/storage/versions';
 import { epochOrder, labeledIndices, streamBatches } from '../../src/lib/train/batches';
@@ -317,7 +318,7 @@ describe('trainModel', () => {
     expect(resumed.error).toBeNull();
     expect(resumed.runId).toBe(cutRun?.id);
     full.weights.forEach((w, i) => expect(Buffer.from(w.buffer).equals(Buffer.from((resumed.weights[i] as Float32Array).buffer))).toBe(true));
-    const run = await db.get('runs', cutRun?.id as string);
+    const run = await getRunOfKind(db, cutRun?.id as string, 'train');
     expect(run?.status).toBe('done');
     expect((run?.result?.history as EpochMetrics[]).map((e) => e.epoch)).toEqual([0, 1, 2]);
     for (const m of [full, cut, resumed]) m.model.dispose();

@@ -8,11 +8,11 @@
  * version's columns, which the report returns.
  */
 import type { InputSpec, SamplePixels, Split } from '../storage/records';
+import { getPixelRecords } from '../storage/samples';
 import { InvalidInputError } from '../jobs/errors';
 import { NEVER_CANCELLED, ProgressReporter, type CancelToken, type ProgressFn } from '../jobs/progress';
 import { getProject } from '../storage/projects';
 import type { HearthDb } from '../storage/schema';
-import { runTx } from '../storage/tx';
 import { getVersion } from '../storage/versions';
 import { analyzeDataBias, versionColumns, type DataBiasAnalysis } from './data-bias';
 import { computeImageStats } from './image-stats';
@@ -55,15 +55,10 @@ export interface DataBiasReport extends DataBiasAnalysis {
 
 /** Pixel records of `ids`, in order, original files included (their width and height are needed). */
 async function readChunk(db: HearthDb, ids: number[]): Promise<SamplePixels[]> {
-  const tx = db.transaction('pixels', 'readonly');
-  return runTx(tx, () =>
-    Promise.all(
-      ids.map(async (id) => {
-        const px = await tx.store.get(id);
-        if (!px) throw new InvalidInputError(`Sample ${id} of this dataset version has no pixels (it may have been deleted). Create a new version and analyse that.`);
-        return px;
-      }),
-    ),
+  return getPixelRecords(
+    db,
+    ids,
+    (id) => new InvalidInputError(`Sample ${id} of this dataset version has no pixels (it may have been deleted). Create a new version and analyse that.`),
   );
 }
 

@@ -30,12 +30,8 @@
  */
 import type { DatasetVersion } from '../storage/records';
 import { InvalidInputError } from '../jobs/errors';
-
-/** A number, or why there is none. */
-export type Metric = { value: number; reason?: undefined } | { value: undefined; reason: string };
-
-/** Disparate impact, flagged when outside the four-fifths band [0.8, 1.25]. */
-export type DisparateImpactMetric = Metric & { flag?: 'outside-four-fifths' };
+import type { Metric, DisparateImpactMetric, GroupStats, GroupComparison, Spread, ModelBiasReport } from '../storage/stored-shapes';
+export type { Metric, DisparateImpactMetric, GroupStats, GroupComparison, Spread, ModelBiasReport } from '../storage/stored-shapes';
 
 /** The four-fifths band: DI below 4/5 (or above its inverse 5/4) is flagged. */
 export const FOUR_FIFTHS_LOW = 0.8;
@@ -67,68 +63,6 @@ export interface ModelBiasInput {
    * misspelt privileged value is caught. Optional: without it, the values seen are used.
    */
   groupValues?: readonly string[];
-}
-
-export interface GroupStats {
-  /** Attribute value, or for the pooled privileged group the values joined by " | ". */
-  group: string;
-  privileged: boolean;
-  n: number;
-  /** Samples whose true class is the favourable one. */
-  positives: number;
-  negatives: number;
-  predictedFavourable: number;
-  truePositives: number;
-  falsePositives: number;
-  trueNegatives: number;
-  falseNegatives: number;
-  /** Samples whose predicted class equals the true class (multi-class, not one versus rest). */
-  correct: number;
-  /** P(ŷ = fav | group). */
-  selectionRate: Metric;
-  /** P(ŷ = fav | y = fav, group). */
-  tpr: Metric;
-  /** P(ŷ = fav | y ≠ fav, group). */
-  fpr: Metric;
-  /** Multi-class accuracy: correct / n. */
-  accuracy: Metric;
-}
-
-/** One unprivileged group against the pooled privileged group (AIF360 signs). */
-export interface GroupComparison {
-  unprivileged: string;
-  statisticalParityDifference: Metric;
-  disparateImpact: DisparateImpactMetric;
-  equalOpportunityDifference: Metric;
-  averageOddsDifference: Metric;
-}
-
-/** Fairlearn-style spread of one rate over the groups where it is defined. */
-export interface Spread {
-  /** max − min. */
-  difference: Metric;
-  /** Groups the spread was taken over (those with the rate defined). */
-  over: string[];
-}
-
-export interface ModelBiasReport {
-  favourableClass: number;
-  privileged: string[];
-  /** One entry per attribute value, privileged values included, in groupValues order then sorted. */
-  groups: GroupStats[];
-  /** The privileged values pooled: the reference every comparison is made against. */
-  privilegedPooled: GroupStats;
-  /** One per unprivileged value. */
-  comparisons: GroupComparison[];
-  /** All unprivileged values pooled against the privileged pool (AIF360's binary view). */
-  pooledComparison: GroupComparison;
-  /** Over every group separately (privileged values included). */
-  spreads: {
-    selectionRate: Spread & { /** min / max. */ ratio: Metric };
-    tpr: Spread;
-    fpr: Spread;
-  };
-  excluded: { missingAttribute: number; unlabeled: number };
 }
 
 interface Counts {

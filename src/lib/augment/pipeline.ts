@@ -8,20 +8,8 @@
 import { Rng } from '../data/rng';
 import { InvalidInputError } from '../jobs/errors';
 import type { ImageU8, TransformDef } from './types';
-
-/** One step of a pipeline spec: a registered transform, a probability, and its options. */
-export interface PipelineStep {
-  transform: string;
-  /** Chance that the step fires for a given image, in [0, 1]; default 1. */
-  p?: number;
-  /** The transform's own options: `…Range` keys and fixed choices (border, interpolation…). */
-  params?: Record<string, unknown>;
-}
-
-export interface PipelineSpec {
-  version: 1;
-  steps: PipelineStep[];
-}
+import type { PipelineStep, PipelineSpec } from '../storage/stored-shapes';
+export type { PipelineStep, PipelineSpec } from '../storage/stored-shapes';
 
 /** A drawn step: which transform, with which concrete parameters. */
 export interface PlannedStep {

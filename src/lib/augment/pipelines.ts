@@ -11,7 +11,7 @@ import { contentHash } from '../data/canonical-json';
 import { NotFoundError } from '../jobs/errors';
 import { getProject } from '../storage/projects';
 import type { HearthDb } from '../storage/schema';
-import { runTx } from '../storage/tx';
+import { getSetting, readSettings, updateSettings, type SettingsReader } from '../storage/settings';
 import { validatePipeline, type PipelineSpec } from './pipeline';
 import { checkPipelineName } from './pipeline-name';
 import { TRANSFORMS } from './registry';
@@ -49,34 +49,33 @@ export function pipelineHash(spec: PipelineSpec): Promise<string> {
  * transaction that writes the list and drops the old row together.
  */
 async function migrateLegacy(db: HearthDb, projectId: string): Promise<void> {
-  const [list, legacy] = await Promise.all([db.get('settings', listKey(projectId)), db.get('settings', legacyKey(projectId))]);
-  if (list || !legacy) return;
-  const spec = validatePipeline(legacy.value, TRANSFORMS);
+  const [hasList, hasLegacy, legacy] = await readSettings(db, (settings) =>
+    Promise.all([settings.has(listKey(projectId)), settings.has(legacyKey(projectId)), settings.get<unknown>(legacyKey(projectId))]),
+  );
+  if (hasList || !hasLegacy) return;
+  const spec = validatePipeline(legacy, TRANSFORMS);
   const hash = await pipelineHash(spec);
   const now = Date.now();
   const moved: SavedPipeline = { id: crypto.randomUUID(), projectId, name: LEGACY_NAME, spec, hash, createdAt: now, updatedAt: now };
-  const tx = db.transaction('settings', 'readwrite');
-  await runTx(tx, async () => {
+  await updateSettings(db, async (settings) => {
     // Another tab may have moved it meanwhile: keep theirs.
-    if (await tx.store.get(listKey(projectId))) return;
-    await tx.store.put({ key: listKey(projectId), value: [moved] });
-    await tx.store.delete(legacyKey(projectId));
+    if (await settings.has(listKey(projectId))) return;
+    await settings.put(listKey(projectId), [moved]);
+    await settings.delete(legacyKey(projectId));
   });
 }
 
 /** The stored list (no legacy row left: callers migrate first). */
-async function readList(store: { get(key: string): Promise<{ key: string; value: unknown } | undefined> }, projectId: string): Promise<SavedPipeline[]> {
-  const row = await store.get(listKey(projectId));
+async function readList(settings: SettingsReader, projectId: string): Promise<SavedPipeline[]> {
   // This module is the row's only writer, and writes only validated SavedPipeline lists.
-  return row ? (row.value as SavedPipeline[]) : [];
+  return (await settings.get<SavedPipeline[]>(listKey(projectId))) ?? [];
 }
 
 /** The project's pipelines, by name. */
 export async function listPipelines(db: HearthDb, projectId: string): Promise<SavedPipeline[]> {
   await getProject(db, projectId);
   await migrateLegacy(db, projectId);
-  const tx = db.transaction('settings', 'readonly');
-  const list = await readList(tx.store, projectId);
+  const list = (await getSetting<SavedPipeline[]>(db, listKey(projectId))) ?? [];
   return [...list].sort((a, b) => a.name.localeCompare(b.name));
 }
 
@@ -96,9 +95,8 @@ export async function savePipeline(db: HearthDb, projectId: string, draft: Pipel
   // Hashing is async and an IndexedDB transaction commits on an idle tick: hash first.
   const hash = await pipelineHash(spec);
   await migrateLegacy(db, projectId);
-  const tx = db.transaction('settings', 'readwrite');
-  return runTx(tx, async () => {
-    const list = await readList(tx.store, projectId);
+  return updateSettings(db, async (settings) => {
+    const list = await readList(settings, projectId);
     const existing = draft.id === undefined ? undefined : list.find((p) => p.id === draft.id);
     if (draft.id !== undefined && !existing)
       throw new NotFoundError(`The pipeline being saved was deleted meanwhile: use "Save as new" to keep it.`);
@@ -108,7 +106,7 @@ export async function savePipeline(db: HearthDb, projectId: string, draft: Pipel
       ? { ...existing, name, spec, hash, updatedAt: now }
       : { id: crypto.randomUUID(), projectId, name, spec, hash, createdAt: now, updatedAt: now };
     const next = existing ? list.map((p) => (p.id === saved.id ? saved : p)) : [...list, saved];
-    await tx.store.put({ key: listKey(projectId), value: next });
+    await settings.put(listKey(projectId), next);
     return saved;
   });
 }
@@ -117,10 +115,9 @@ export async function savePipeline(db: HearthDb, projectId: string, draft: Pipel
 export async function deletePipeline(db: HearthDb, projectId: string, id: string): Promise<void> {
   await getProject(db, projectId);
   await migrateLegacy(db, projectId);
-  const tx = db.transaction('settings', 'readwrite');
-  await runTx(tx, async () => {
-    const list = await readList(tx.store, projectId);
+  await updateSettings(db, async (settings) => {
+    const list = await readList(settings, projectId);
     if (!list.some((p) => p.id === id)) throw new NotFoundError(`The project has no saved pipeline ${id}: it was already deleted.`);
-    await tx.store.put({ key: listKey(projectId), value: list.filter((p) => p.id !== id) });
+    await settings.put(listKey(projectId), list.filter((p) => p.id !== id));
   });
 }

@@ -4,30 +4,10 @@
  * messages do (the hook itself, train/augment-hook.ts, runs in the compute worker with tfjs).
  */
 import type { CpuFallback } from './gpu/execute';
+import type { AugmentationReport } from '../storage/stored-shapes';
+export type { AugmentationPath, AugmentationReport } from '../storage/stored-shapes';
 
 export type { CpuFallback };
-
-/** Where a step's augmentation ran: fused GPU dispatches on tfjs' WebGPU device, or the CPU kernels. */
-export type AugmentationPath = 'gpu' | 'cpu';
-
-/** What the hook did over a run: the job's report and the run record's. */
-export interface AugmentationReport {
-  /** The path every step took; 'mixed' when a run resumed on another backend; 'none' before the first step. */
-  path: AugmentationPath | 'mixed' | 'none';
-  /** Why the CPU path ran, when it did. */
-  cpuPathReason: string | null;
-  /** Training steps (batches) augmented on each path. */
-  gpuSteps: number;
-  cpuSteps: number;
-  /** GPU steps in which some image had a step run on its CPU kernel. */
-  stepsWithFallback: number;
-  /** Those image-steps, by transform and reason. */
-  fallbacks: CpuFallback[];
-  /** Mid-pipeline readbacks of GPU batches (each for a CPU step). */
-  readbacks: number;
-  /** GPU dispatches, summed over steps. */
-  dispatches: number;
-}
 
 export function emptyAugmentationReport(): AugmentationReport {
   return { path: 'none', cpuPathReason: null, gpuSteps: 0, cpuSteps: 0, stepsWithFallback: 0, fallbacks: [], readbacks: 0, dispatches: 0 };

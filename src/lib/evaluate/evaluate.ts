@@ -13,22 +13,8 @@ import { getVersion } from '../storage/versions';
 import { labeledIndices } from '../train/batches';
 import { predictIndices } from '../train/predict';
 import type { HearthModel } from '../train/models';
-
-export interface ClassStats {
-  cls: number;
-  /** TP / (TP + FP); undefined when the class was never predicted. */
-  precision: Metric;
-  /** TP / (TP + FN); undefined when the class has no samples. */
-  recall: Metric;
-  /**
-   * 2TP / (2TP + FP + FN), the harmonic mean of precision and recall written so that it
-   * stays defined (0) when the class has samples but no predictions or the reverse;
-   * undefined only when the class is neither present nor predicted.
-   */
-  f1: Metric;
-  /** Samples whose true label is this class. */
-  support: number;
-}
+import type { ClassStats } from '../storage/stored-shapes';
+export type { ClassStats } from '../storage/stored-shapes';
 
 export interface ConfusionStats {
   accuracy: Metric;

@@ -4,39 +4,24 @@
  * then ask it for group metrics, data-unit-test results with their history, and saliency.
  */
 import { tf } from '../compute/register';
-import { PROVENANCE_KINDS, SPLITS, type DatasetVersion, type RunRecord } from '../storage/records';
+import { PROVENANCE_KINDS, SPLITS, type DatasetVersion, type EvaluationRun, type StoredEvaluation } from '../storage/records';
 import { InvalidInputError, NotFoundError } from '../jobs/errors';
 import type { CancelToken, ProgressFn } from '../jobs/progress';
 import { getPixels } from '../storage/samples';
 import type { HearthDb } from '../storage/schema';
 import { getSetting, setSetting } from '../storage/settings';
 import { getProject } from '../storage/projects';
+import { getRunOfKind, listRunsOfKind, putRun } from '../storage/runs';
 import { getVersion } from '../storage/versions';
-import { evaluateModel, type ClassStats } from './evaluate';
+import { evaluateModel } from './evaluate';
 import { pixelsToInput } from '../train/models';
 import { loadStoredModel, type ModelCache } from '../train/runs';
 import { gradCam, overlayHeatmap, smoothGrad, vanillaGradient, type SaliencyMap } from './saliency';
 import { computeImageStats, type ImageStatName } from '../analysis/image-stats';
-import { groupsFromVersion, modelBias, type Metric, type ModelBiasReport } from '../analysis/model-bias';
+import { groupsFromVersion, modelBias, type ModelBiasReport } from '../analysis/model-bias';
 import { evaluateSlices, parseSlicesJson, statsUsed, type Slice, type SliceResult, type SliceSample } from './slices';
-
-export type EvalSplit = 'val' | 'test';
-
-export interface EvaluationSummary {
-  evaluationId: string;
-  modelId: string;
-  versionId: number;
-  split: EvalSplit;
-  accuracy: Metric;
-  perClass: ClassStats[];
-  confusion: number[][];
-  classes: string[];
-  predictions: { ids: Uint32Array; predicted: Int16Array; trueLabels: Int16Array };
-}
-
-interface StoredEvaluation extends EvaluationSummary {
-  sliceResults?: SliceResult[];
-}
+import type { EvalSplit, EvaluationSummary } from '../storage/stored-shapes';
+export type { EvalSplit, EvaluationSummary } from '../storage/stored-shapes';
 
 const EVAL_BATCH_SIZE = 128;
 /** Samples whose image statistics are computed per storage read, for stat-based slices. */
@@ -70,7 +55,7 @@ export async function evaluateStored(
       classes: loaded.classes,
       predictions: result.predictions,
     };
-    const run: RunRecord = {
+    const run: EvaluationRun = {
       id: summary.evaluationId,
       projectId: loaded.record.projectId,
       kind: 'evaluate',
@@ -81,21 +66,21 @@ export async function evaluateStored(
       status: 'done',
       createdAt: Date.now(),
       finishedAt: Date.now(),
-      result: summary as unknown as Record<string, unknown>,
+      result: summary,
     };
-    await db.put('runs', run);
+    await putRun(db, run);
     return summary;
   } finally {
     loaded.model.dispose();
   }
 }
 
-async function getEvaluation(db: HearthDb, evaluationId: string): Promise<{ run: RunRecord; evaluation: StoredEvaluation }> {
-  const run = await db.get('runs', evaluationId);
-  if (!run || run.kind !== 'evaluate' || !run.result) {
+async function getEvaluation(db: HearthDb, evaluationId: string): Promise<{ run: EvaluationRun; evaluation: StoredEvaluation }> {
+  const run = await getRunOfKind(db, evaluationId, 'evaluate');
+  if (!run || !run.result) {
     throw new NotFoundError(`Evaluation ${evaluationId} no longer exists: evaluate the model again.`);
   }
-  return { run, evaluation: run.result as unknown as StoredEvaluation };
+  return { run, evaluation: run.result };
 }
 
 /** Positions of `ids` in the version's sorted sampleIds. */
@@ -215,15 +200,15 @@ export async function runSlicesFor(db: HearthDb, evaluationId: string): Promise<
   const { run, evaluation } = await getEvaluation(db, evaluationId);
   const slices = await getSlices(db, run.projectId);
   const results = evaluateSlices(slices, await sliceSamples(db, evaluation, slices));
-  await db.put('runs', { ...run, result: { ...evaluation, sliceResults: results } as unknown as Record<string, unknown> });
-  const runs = await db.getAllFromIndex('runs', 'by-project', run.projectId);
+  await putRun(db, { ...run, result: { ...evaluation, sliceResults: results } });
+  const runs = await listRunsOfKind(db, run.projectId, 'evaluate');
   const history = runs
-    .filter((r) => r.kind === 'evaluate' && (r.result as StoredEvaluation | null)?.sliceResults)
+    .filter((r) => r.result?.sliceResults)
     .sort((a, b) => a.createdAt - b.createdAt)
     .map((r) => ({
       evaluationId: r.id,
       createdAt: r.createdAt,
-      results: r.id === run.id ? results : ((r.result as unknown as StoredEvaluation).sliceResults ?? []),
+      results: r.id === run.id ? results : (r.result.sliceResults ?? []),
     }));
   return { results, history };
 }

@@ -24,6 +24,8 @@ import { PROVENANCE_KINDS, SPLITS, type ProvenanceKind, type Split } from '../st
 import { HearthError } from '../jobs/errors';
 import { IMAGE_STAT_NAMES, type ImageStatName } from '../analysis/image-stats';
 import type { Metric } from '../analysis/model-bias';
+import type { SliceStatus, SliceResult } from '../storage/stored-shapes';
+export type { SliceStatus, SliceResult } from '../storage/stored-shapes';
 
 export type CategoricalField = 'label' | 'predicted' | 'split' | 'provenance';
 export type OrderOp = 'lt' | 'lte' | 'gt' | 'gte';
@@ -59,23 +61,6 @@ export interface SliceSample {
   attributes: Readonly<Record<string, string>>;
   /** From `computeImageStats`; absent when not computed (stat conditions then match nothing). */
   stats?: Readonly<Partial<Record<ImageStatName, number | undefined>>>;
-}
-
-export type SliceStatus = 'pass' | 'fail' | 'undefined';
-
-export interface SliceResult {
-  sliceId: string;
-  name: string;
-  /** Labeled samples the predicate selects. */
-  n: number;
-  correct: number;
-  accuracy: Metric;
-  minAccuracy: number;
-  status: SliceStatus;
-  /** Unlabeled samples the predicate selects: they cannot be scored, so they are not in n. */
-  unlabeled: number;
-  /** Samples lacking a statistic this slice's predicate reads (computed or not, e.g. a gray image's hue). */
-  missingStats: number;
 }
 
 /** A slice definition that cannot be used; `errors` says where and why. */

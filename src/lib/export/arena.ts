@@ -21,6 +21,8 @@
 import { InvalidInputError } from '../jobs/errors';
 import type { QGraph, QOp, QTensor } from './qgraph';
 import { opInputs } from './qgraph';
+import type { ArenaKernels, ArenaEstimate } from '../storage/stored-shapes';
+export type { ArenaKernels, ArenaEstimate } from '../storage/stored-shapes';
 
 /** TFLM aligns every planned buffer to 16 bytes (`MicroArenaBufferAlignment()`), for SIMD loads. */
 export const ARENA_BUFFER_ALIGNMENT_BYTES = 16;
@@ -66,31 +68,6 @@ export const TFLM_RUNTIME_FIXED_BYTES = 1024;
  * the head.
  */
 export const TFLM_PLANNING_BYTES_PER_BUFFER = 64;
-
-/**
- * Which kernels the firmware links. TFLM's reference kernels need no scratch buffer for
- * the ops Hearth writes. The optimized CMSIS-NN kernels (used by the Arduino TFLM
- * libraries on Cortex-M4/M7 boards with the DSP extension) ask for scratch buffers:
- * `arm_convolve_s8` an im2col buffer of 2·C·kH·kW int16 values (none for the 1×1
- * stride-1 unpadded fast path), `arm_depthwise_conv_s8_opt` C·kH·kW int16 values
- * (multiplier 1 only), `arm_avgpool_s8` C int32 values. Planning with them is the safe
- * default: a reference build then has a little room to spare.
- */
-export type ArenaKernels = 'reference' | 'cmsis-nn';
-
-export interface ArenaEstimate {
-  /** Greedy plan of the activation tensors alone (bytes). */
-  activationBytes: number;
-  /** What kernel scratch buffers add to the planned head (bytes); 0 for reference kernels. */
-  scratchBytes: number;
-  /** Persistent runtime structs in the arena's tail (bytes). */
-  overheadBytes: number;
-  /** The arena size to declare: tail + the larger of the head and the planning temporaries. */
-  totalBytes: number;
-  /** The op during which the planned head is highest: the one to shrink first. */
-  peakOp: string;
-  kernels: ArenaKernels;
-}
 
 /** One buffer for the planner: size and the inclusive range of allocation scopes it lives in. */
 export interface BufferRequest {

@@ -1,3 +1,5 @@
+import type { BoardFit } from '../storage/stored-shapes';
+export type { BoardFit } from '../storage/stored-shapes';
 /**
  * Flash and RAM budgets of the boards Hearth exports for, and a check that a model and
  * its tensor arena fit with room left for the firmware around them.
@@ -80,18 +82,6 @@ export const FIRMWARE_FLASH_RESERVE_BYTES = 256 * KIB;
 export const FIRMWARE_RAM_RESERVE_BYTES = 96 * KIB;
 /** Above this fraction of a board's flash or RAM, the fit is reported as tight. */
 export const TIGHT_FRACTION = 0.85;
-
-export interface BoardFit {
-  fits: boolean;
-  /** Model plus the firmware reserve. */
-  flashUsed: number;
-  /** Arena plus the firmware reserve. */
-  ramUsed: number;
-  flashFraction: number;
-  ramFraction: number;
-  /** What does not fit, or is tight, and what to do; empty when there is room to spare. */
-  problems: string[];
-}
 
 function formatBytes(bytes: number): string {
   if (bytes >= MIB) return `${(bytes / MIB).toFixed(2)} MB`;

@@ -16,12 +16,12 @@
  */
 import { tf } from '../compute/register';
 import { modelBiasOf, getSlices, sliceSamples } from '../evaluate/evaluations';
-import type { ModelBiasReport } from '../analysis/model-bias';
-import { evaluateSlices, type Slice, type SliceResult } from '../evaluate/slices';
+import { evaluateSlices, type Slice } from '../evaluate/slices';
 import { Rng } from '../data/rng';
-import type { DatasetVersion, RunRecord } from '../storage/records';
+import type { DatasetVersion, ExportRun } from '../storage/records';
 import { InvalidInputError, NotFoundError } from '../jobs/errors';
 import { NEVER_CANCELLED, ProgressReporter, type CancelToken, type ProgressFn } from '../jobs/progress';
+import { getRunOfKind, listRunsOfKind, putRun } from '../storage/runs';
 import type { HearthDb } from '../storage/schema';
 import { getPixels } from '../storage/samples';
 import { getProject } from '../storage/projects';
@@ -32,7 +32,7 @@ import { confusionStats } from '../evaluate/evaluate';
 import { pixelsToInput } from '../train/models';
 import { loadStoredModel, type LoadedModel } from '../train/runs';
 import { estimateArena, type ArenaEstimate } from './arena';
-import { BOARDS, fitOnBoard, type Board, type BoardFit } from './boards';
+import { BOARDS, fitOnBoard, type Board } from './boards';
 import { modelDataCc, modelDataH } from './c-array';
 import { calibrate } from './calibrate';
 import { extractFloatGraph, floatGraphLogits, type FloatGraph } from './float-graph';
@@ -41,8 +41,10 @@ import { writeOnnx } from './onnx-writer';
 import { arduinoLibraryZip, buildExportMetadata, exportBundleZip, labelsTxt, metadataJson, sha256Hex } from './package';
 import { pixelsToInt8, type QGraph, type QTensor } from './qgraph';
 import { quantizeGraph } from './quantize';
-import { BUNDLE_FILE_NAME, GROUP_DROP_FLAG_POINTS, type CalibrationMethod } from './spec';
+import { BUNDLE_FILE_NAME, GROUP_DROP_FLAG_POINTS } from './spec';
 import { writeTflite } from './tflite-writer';
+import type { ExportRequest, ModelScore, SplitComparison, GroupComparisonReport, ExportFileInfo, ExportReport, ExportResult } from '../storage/stored-shapes';
+export type { ExportRequest, ModelScore, SplitComparison, GroupComparisonReport, ExportFileInfo, ExportReport, ExportResult } from '../storage/stored-shapes';
 
 /** Test vectors in test_vectors.json: enough to compare another runtime value by value. */
 const TEST_VECTOR_COUNT = 100;
@@ -51,81 +53,6 @@ const SKETCH_TEST_VECTOR_COUNT = 10;
 const CALIBRATION_BATCH = 64;
 const FLOAT_EVAL_BATCH = 128;
 const HEARTH_VERSION = '0.1.0';
-
-export interface ExportRequest {
-  exportId: string;
-  modelId: string;
-  calibration: { method: CalibrationMethod; samples: number; seed: number };
-  /** Samples per split evaluated with both models (seeded subset); null = all. */
-  maxEvalPerSplit: number | null;
-  boardId: string;
-  /** The class whose prediction is the favourable outcome in group metrics. */
-  favourableClass: number;
-}
-
-export interface ModelScore {
-  accuracy: number;
-  perClassAccuracy: (number | null)[];
-}
-
-export interface SplitComparison {
-  split: 'val' | 'test';
-  evaluated: number;
-  total: number;
-  float: ModelScore;
-  int8: ModelScore;
-  /** Fraction of samples where the two models predict the same class. */
-  agreement: number;
-}
-
-export interface GroupComparisonReport {
-  attribute: string;
-  privileged: string[];
-  float: ModelBiasReport;
-  int8: ModelBiasReport;
-  /** Groups whose accuracy dropped GROUP_DROP_FLAG_POINTS more than the overall drop. */
-  flagged: string[];
-}
-
-export interface ExportFileInfo {
-  name: string;
-  bytes: number;
-  sha256: string;
-  /** What the file is for, shown next to its download button. */
-  description: string;
-}
-
-export interface ExportReport {
-  exportId: string;
-  modelId: string;
-  modelName: string;
-  modelKind: string;
-  projectId: string;
-  versionId: number;
-  versionNumber: number;
-  classes: string[];
-  createdAt: number;
-  backend: string;
-  calibration: ExportRequest['calibration'] & { used: number; strata: number };
-  sizes: { floatBytes: number; int8TfliteBytes: number; ratio: number; onnxBytes: number; parameters: number };
-  arena: ArenaEstimate;
-  boards: (BoardFit & { id: string; name: string })[];
-  boardId: string;
-  splits: SplitComparison[];
-  groups: GroupComparisonReport[];
-  slices: { float: SliceResult[]; int8: SliceResult[] };
-  /** Why the download is held back (failing data unit tests on the int8 model); empty = not blocked. */
-  blocked: string[];
-  override: { at: number } | null;
-  checks: { loweringMaxAbsDiff: number; tfjsReloadMaxAbsDiff: number };
-  ops: string[];
-  files: ExportFileInfo[];
-}
-
-export interface ExportResult {
-  report: ExportReport;
-  files: Record<string, Uint8Array>;
-}
 
 function argmaxInt8(values: Int8Array): number {
   let best = 0;
@@ -233,7 +160,7 @@ export async function runExport(
 
     const report = buildReport(job, board, { calibrationSet, qgraph, written, described, splits, groups, slices, loweringMaxAbsDiff });
     const run = exportRun(job, report, written.files);
-    await db.put('runs', run);
+    await putRun(db, run);
     progress.report(1, 1, 'Done', true);
     return report;
   } finally {
@@ -560,7 +487,7 @@ function buildReport(
 }
 
 /** The export as a finished run of kind 'export': its report, and its files for download. */
-function exportRun(job: ExportJob, report: ExportReport, files: Record<string, Uint8Array>): RunRecord {
+function exportRun(job: ExportJob, report: ExportReport, files: Record<string, Uint8Array>): ExportRun {
   const { req } = job;
   return {
     id: req.exportId,
@@ -573,7 +500,7 @@ function exportRun(job: ExportJob, report: ExportReport, files: Record<string, U
     status: 'done',
     createdAt: report.createdAt,
     finishedAt: Date.now(),
-    result: { report, files } as unknown as Record<string, unknown>,
+    result: { report, files },
   };
 }
 
@@ -678,24 +605,24 @@ async function reloadCheck(modelJson: string, weightsBin: Uint8Array, original: 
 
 /** A stored export: its report, and its files for download. */
 export async function getExport(db: HearthDb, exportId: string): Promise<ExportResult> {
-  const run = await db.get('runs', exportId);
-  if (!run || run.kind !== 'export' || !run.result) throw new NotFoundError(`Export ${exportId} no longer exists: export the model again.`);
-  return run.result as unknown as ExportResult;
+  const run = await getRunOfKind(db, exportId, 'export');
+  if (!run || !run.result) throw new NotFoundError(`Export ${exportId} no longer exists: export the model again.`);
+  return run.result;
 }
 
 /** The project's exports, newest first (reports only). */
 export async function listExports(db: HearthDb, projectId: string): Promise<ExportReport[]> {
-  const runs = (await db.getAllFromIndex('runs', 'by-project', projectId)).filter((r) => r.kind === 'export' && r.result);
-  return runs.sort((a, b) => b.createdAt - a.createdAt).map((r) => (r.result as unknown as ExportResult).report);
+  const runs = (await listRunsOfKind(db, projectId, 'export')).filter((r) => r.result);
+  return runs.sort((a, b) => b.createdAt - a.createdAt).map((r) => r.result.report);
 }
 
 /** Records the user's explicit decision to download despite failing data unit tests. */
 export async function overrideExportBlock(db: HearthDb, exportId: string): Promise<ExportReport> {
-  const run = await db.get('runs', exportId);
-  if (!run || run.kind !== 'export' || !run.result) throw new NotFoundError(`Export ${exportId} no longer exists: export the model again.`);
-  const result = run.result as unknown as ExportResult;
+  const run = await getRunOfKind(db, exportId, 'export');
+  if (!run || !run.result) throw new NotFoundError(`Export ${exportId} no longer exists: export the model again.`);
+  const result = run.result;
   const report: ExportReport = { ...result.report, override: { at: Date.now() } };
-  await db.put('runs', { ...run, result: { ...result, report } as unknown as Record<string, unknown> });
+  await putRun(db, { ...run, result: { ...result, report } });
   return report;
 }
 

@@ -4,7 +4,8 @@
  * the Export page's form imports it as the job does: one source, nothing to keep in sync.
  */
 
-export type CalibrationMethod = 'minmax' | 'percentile' | 'mse';
+import type { CalibrationMethod } from '../storage/stored-shapes';
+export type { CalibrationMethod } from '../storage/stored-shapes';
 /** Every method calibrate.ts implements, in the order the form lists them. */
 export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['minmax', 'percentile', 'mse'];
 /** Usually the most accurate (see calibrate.ts). */

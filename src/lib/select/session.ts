@@ -7,11 +7,13 @@
  * 'label-session'), which is what the Label page's chart is drawn from.
  */
 import { tf } from '../compute/register';
-import type { DatasetVersion, RunRecord } from '../storage/records';
+import type { DatasetVersion, LabelSessionRun, StoredSession } from '../storage/records';
 import { InvalidInputError, NotFoundError } from '../jobs/errors';
 import { NEVER_CANCELLED, ProgressReporter, type CancelToken, type ProgressFn } from '../jobs/progress';
 import { getProject } from '../storage/projects';
-import { getPixels } from '../storage/samples';
+import { getModel } from '../storage/models';
+import { getRun, getRunOfKind, putRun } from '../storage/runs';
+import { getPixels, setSampleLabels } from '../storage/samples';
 import type { HearthDb } from '../storage/schema';
 import { createVersion, latestVersion } from '../storage/versions';
 import { labeledIndices } from '../train/batches';
@@ -33,11 +35,6 @@ export interface LabelSessionView {
   classes: string[];
 }
 
-interface StoredSession {
-  rounds: LabelRound[];
-  open: LabelRound | null;
-}
-
 const SPLIT_TRAIN = 0;
 /** Images read from IndexedDB per request while describing a pool. */
 const READ_CHUNK = 512;
@@ -45,16 +42,16 @@ const EVAL_BATCH = 256;
 
 const sessionId = (projectId: string): string => `label-session:${projectId}`;
 
-async function loadSession(db: HearthDb, projectId: string): Promise<{ run: RunRecord | null; session: StoredSession }> {
-  const run = (await db.get('runs', sessionId(projectId))) ?? null;
-  const session = (run?.result as StoredSession | null | undefined) ?? { rounds: [], open: null };
+async function loadSession(db: HearthDb, projectId: string): Promise<{ run: LabelSessionRun | null; session: StoredSession }> {
+  const run = (await getRunOfKind(db, sessionId(projectId), 'label-session')) ?? null;
+  const session = run?.result ?? { rounds: [], open: null };
   return { run, session };
 }
 
 async function saveSession(db: HearthDb, projectId: string, session: StoredSession, seed: number): Promise<void> {
-  const existing = await db.get('runs', sessionId(projectId));
+  const existing = await getRun(db, sessionId(projectId));
   const now = Date.now();
-  const run: RunRecord = {
+  const run: LabelSessionRun = {
     id: sessionId(projectId),
     projectId,
     kind: 'label-session',
@@ -65,9 +62,9 @@ async function saveSession(db: HearthDb, projectId: string, session: StoredSessi
     status: 'running',
     createdAt: existing?.createdAt ?? now,
     finishedAt: null,
-    result: session as unknown as Record<string, unknown>,
+    result: session,
   };
-  await db.put('runs', run);
+  await putRun(db, run);
 }
 
 async function currentVersion(db: HearthDb, projectId: string): Promise<DatasetVersion> {
@@ -182,13 +179,7 @@ export async function saveRoundLabels(db: HearthDb, projectId: string, labels: R
 
 /** Sets the label of stored samples (by class name) in one transaction. */
 async function writeLabels(db: HearthDb, labels: Map<number, string>): Promise<void> {
-  const tx = db.transaction('samples', 'readwrite');
-  for (const [id, label] of labels) {
-    const record = await tx.store.get(id);
-    if (!record) throw new NotFoundError(`Sample ${id} no longer exists: pick images again.`);
-    await tx.store.put({ ...record, label });
-  }
-  await tx.done;
+  await setSampleLabels(db, labels, (id) => new NotFoundError(`Sample ${id} no longer exists: pick images again.`));
 }
 
 const DEFAULT_RETRAIN: TrainConfig = {
@@ -227,7 +218,7 @@ export async function retrainWithLabels(
   if (!previousId) throw new InvalidInputError('The round has no model to start from: train one on the Train page first.');
   const loaded = await loadStoredModel(db, previousId);
   try {
-    const previousRun = loaded.record.runId ? await db.get('runs', loaded.record.runId) : undefined;
+    const previousRun = loaded.record.runId ? await getRun(db, loaded.record.runId) : undefined;
     const previousConfig = previousRun ? (await summarizeRun(db, previousRun)).config : DEFAULT_RETRAIN;
     const result = await trainModel(db, {
       projectId: req.projectId,
@@ -281,8 +272,8 @@ export async function selfSupervisedStart(
   for (let i = 0; i < version.sampleIds.length; i++) if (version.splits[i] === SPLIT_TRAIN) train.push(i);
   if (labeledIndices(version, 'train').length === 0) throw new InvalidInputError('Training after the pretraining needs some labelled train images: label a few first.');
   const newest = await newestModel(db, req.projectId);
-  const previous = newest ? await db.get('models', newest) : undefined;
-  const previousSpec = (previous?.meta as { spec?: ModelSpec } | undefined)?.spec;
+  const previous = newest ? await getModel(db, newest) : undefined;
+  const previousSpec: ModelSpec | undefined = previous?.meta.spec;
   const spec: ModelSpec = { kind: previousSpec?.kind ?? 'lenet', input: project.input, numClasses: version.classes.length, seed: req.seed, ...(previousSpec?.widthMultiplier === undefined ? {} : { widthMultiplier: previousSpec.widthMultiplier }) };
   const model = await pretrainRotation(spec, imageSet(db, version, Uint32Array.from(train), false), {
     epochs: req.rotationEpochs,

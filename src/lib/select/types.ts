@@ -1,3 +1,5 @@
+import type { SelectMethod } from '../storage/stored-shapes';
+export type { SelectMethod, LabelRound } from '../storage/stored-shapes';
 /**
  * Active learning: which unlabeled images to ask the user about. The shared contract of
  * src/lib/select (selection strategies, rotation pretraining, the labeling loop) and of
@@ -8,17 +10,6 @@
  * (gudovskiy/al-fk-self-supervision).
  */
 
-/**
- * - 'ours': Fisher-kernel similarity R = Ẑ_V Ẑ_Pᵀ + Ĝ_V Ĝ_Pᵀ (the released code's sum)
- *   between misclassified validation examples and the pool, k-centre over them, top
- *   neighbours each.
- * - 'ours-hadamard': the same with the paper's formula, R = (Ẑ_V Ẑ_Pᵀ) ∘ (Ĝ_V Ĝ_Pᵀ).
- * - 'rz': feature-only similarity R_z = Ẑ_V Ẑ_Pᵀ, same selection.
- * - 'random': a seeded uniform sample of the pool.
- * - 'entropy': highest predictive entropy.
- * - 'varr': MC-dropout variation ratio with K stochastic passes.
- */
-export type SelectMethod = 'ours' | 'ours-hadamard' | 'rz' | 'random' | 'entropy' | 'varr';
 export const SELECT_METHODS: readonly SelectMethod[] = ['ours', 'ours-hadamard', 'rz', 'random', 'entropy', 'varr'];
 
 /**
@@ -68,25 +59,4 @@ export interface SelectResult {
   /** Validation examples the model gets wrong (the Fisher-kernel and R_z methods), else 0. */
   misclassified: number;
   timings: { descriptorsMs: number; similarityMs: number; selectMs: number; totalMs: number };
-}
-
-/** One round of the labeling loop as the studio stores it. */
-export interface LabelRound {
-  round: number;
-  method: SelectMethod;
-  seed: number;
-  budget: number;
-  /** Sample ids picked, in the order shown. */
-  picks: number[];
-  /** Sample id → class index the user gave; skipped ones are absent. */
-  labels: Record<number, number>;
-  skipped: number[];
-  /** The model the picks were selected with, and the model retrained after labeling. */
-  selectedWith: string | null;
-  retrainedModelId: string | null;
-  /** Labelled train samples after this round, and the retrained model's validation accuracy. */
-  labelCount: number;
-  accuracy: number | null;
-  perClassAccuracy: (number | null)[];
-  createdAt: number;
 }

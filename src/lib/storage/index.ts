@@ -3,6 +3,8 @@ export { openHearthDb, DB_NAME, DB_VERSION, type HearthDB, type HearthDb } from 
 export { createProject, getProject, listProjects, updateProject, deleteProject } from './projects';
 export {
   putSamples,
+  setSampleLabels,
+  getPixelRecords,
   getSampleMeta,
   getSamples,
   getPixels,
@@ -16,13 +18,28 @@ export {
   getVersion,
   latestVersion,
   listVersions,
+  versionIdsOf,
   versionCounts,
   filterVersion,
   type VersionFilter,
   type VersionCounts,
   type VersionSummary,
 } from './versions';
-export { getSetting, setSetting } from './settings';
+export { getRun, getRunOfKind, listRunsOfKind, putRun } from './runs';
+export { checkpointId, deleteCheckpoints, getModel, latestCheckpointId, listModelRecords, putCheckpoint, putModel } from './models';
+export { getSetting, setSetting, readSettings, updateSettings, type SettingsReader, type SettingsWriter } from './settings';
+export {
+  getImportRecord,
+  listImportRecords,
+  putImportRecord,
+  stagedKeysOf,
+  countStaged,
+  nextStaged,
+  putStagedBatch,
+  commitDecodedBatch,
+  finishImportTx,
+  type ImportFinish,
+} from './imports';
 export { storageInfo, requestPersistence, type StorageInfo } from './quota';
 export { mapStorageError } from './tx';
 export type * from './records';

@@ -2,25 +2,11 @@
  * The dataset model shared by every pipeline step. Plain data only: every record here
  * is stored in IndexedDB and crosses worker boundaries by structured clone.
  */
+import type { InputSpec } from './stored-shapes';
 
 /** Which part of the dataset a sample belongs to. `unassigned` = no split folder / column. */
 export type Split = 'train' | 'val' | 'test' | 'unassigned';
 export const SPLITS: readonly Split[] = ['train', 'val', 'test', 'unassigned'];
-
-/** Number of colour channels a project stores per pixel (HWC layout, uint8). */
-export type Channels = 1 | 3;
-
-/**
- * The input contract of a project, fixed at creation: every sample's pixels are stored
- * resized to it. `resize: 'stretch'` ignores aspect ratio (the usual TinyML contract);
- * the export step pins this contract so firmware preprocesses the same way.
- */
-export interface InputSpec {
-  width: number;
-  height: number;
-  channels: Channels;
-  resize: 'stretch';
-}
 
 /** Where a sample came from. Every derived sample names its parent and how it was made. */
 export type Provenance =
@@ -117,34 +103,8 @@ export interface DatasetVersion {
 }
 export const PROVENANCE_KINDS: readonly ProvenanceKind[] = ['real', 'augmented', 'synthetic'];
 
-/** A job run with its reproducibility record (training, analysis, export… use this later). */
-export interface RunRecord {
-  id: string;
-  projectId: string;
-  kind: string;
-  datasetVersionId: number | null;
-  seed: number;
-  backend: string;
-  config: Record<string, unknown>;
-  status: 'running' | 'done' | 'failed' | 'cancelled';
-  createdAt: number;
-  finishedAt: number | null;
-  result: Record<string, unknown> | null;
-}
-
-/** A stored model: tfjs artifacts plus what made it. */
-export interface ModelRecord {
-  id: string;
-  projectId: string;
-  runId: string | null;
-  name: string;
-  createdAt: number;
-  /** tfjs `ModelArtifacts` minus weightData, plus weights as one buffer. */
-  topology: unknown;
-  weightSpecs: unknown[];
-  weightData: ArrayBuffer;
-  meta: Record<string, unknown>;
-}
+export type * from './run-records';
+export type * from './stored-shapes';
 
 /** One file of an import that could not be imported, with what to do about it. */
 export interface ImportFileError {

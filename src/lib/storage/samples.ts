@@ -169,6 +169,20 @@ export async function getPixels(db: HearthDb, ids: number[]): Promise<Uint8Array
   );
 }
 
+/** Pixel records (pixels and original file) of each sample, in the order asked; a missing one fails with `missing(id)`. */
+export async function getPixelRecords(db: HearthDb, ids: number[], missing: (id: number) => Error = missingSample): Promise<SamplePixels[]> {
+  const tx = db.transaction('pixels', 'readonly');
+  return runTx(tx, () =>
+    Promise.all(
+      ids.map(async (id) => {
+        const px = await tx.store.get(id);
+        if (!px) throw missing(id);
+        return px;
+      }),
+    ),
+  );
+}
+
 export async function countSamples(db: HearthDb, projectId: string): Promise<number> {
   return db.countFromIndex('samples', 'by-project', projectId);
 }
@@ -177,4 +191,19 @@ export async function countSamples(db: HearthDb, projectId: string): Promise<num
 export async function keysOfProject(db: HearthDb, projectId: string): Promise<Set<string>> {
   const metas = await db.getAllFromIndex('samples', 'by-project', projectId);
   return new Set(metas.map((m) => m.key));
+}
+
+/**
+ * Sets the label of stored samples (by class name), all in one transaction: a sample that
+ * no longer exists aborts it with `missing(id)`, and no label is written.
+ */
+export async function setSampleLabels(db: HearthDb, labels: Map<number, string>, missing: (id: number) => Error = missingSample): Promise<void> {
+  const tx = db.transaction('samples', 'readwrite');
+  await runTx(tx, async () => {
+    for (const [id, label] of labels) {
+      const record = await tx.store.get(id);
+      if (!record) throw missing(id);
+      await tx.store.put({ ...record, label });
+    }
+  });
 }

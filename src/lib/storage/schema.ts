@@ -1,4 +1,5 @@
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import { normalizeRunV2 } from './migrations';
 import type {
   DatasetVersion,
   ImportRecord,
@@ -43,7 +44,8 @@ export interface HearthDB extends DBSchema {
 }
 
 export const DB_NAME = 'hearth';
-export const DB_VERSION = 1;
+/** 1: the first schema. 2: run records typed by kind (run-records.ts), normalised to it. */
+export const DB_VERSION = 2;
 
 export type HearthDb = IDBPDatabase<HearthDB>;
 
@@ -53,7 +55,7 @@ export type HearthDb = IDBPDatabase<HearthDB>;
  */
 export function openHearthDb(name = DB_NAME): Promise<HearthDb> {
   return openDB<HearthDB>(name, DB_VERSION, {
-    upgrade(db, oldVersion) {
+    async upgrade(db, oldVersion, _newVersion, transaction) {
       if (oldVersion < 1) {
         db.createObjectStore('projects', { keyPath: 'id' });
         const samples = db.createObjectStore('samples', { keyPath: 'id', autoIncrement: true });
@@ -72,6 +74,16 @@ export function openHearthDb(name = DB_NAME): Promise<HearthDb> {
         const models = db.createObjectStore('models', { keyPath: 'id' });
         models.createIndex('by-project', 'projectId');
         db.createObjectStore('settings', { keyPath: 'key' });
+      }
+      if (oldVersion < 2) {
+        // Only IDB requests are awaited here: awaiting anything else would let the
+        // versionchange transaction commit before the migration is done.
+        let cursor = await transaction.objectStore('runs').openCursor();
+        while (cursor) {
+          const next = normalizeRunV2(cursor.value);
+          if (next !== cursor.value) await cursor.update(next);
+          cursor = await cursor.continue();
+        }
       }
     },
     blocking(_current, _blocked, event) {

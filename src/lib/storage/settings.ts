@@ -12,3 +12,46 @@ export async function setSetting(db: HearthDb, key: string, value: unknown): Pro
   const tx = db.transaction('settings', 'readwrite');
   await runTx(tx, () => tx.store.put({ key, value }));
 }
+
+/** Reads of the settings store inside one transaction. */
+export interface SettingsReader {
+  has(key: string): Promise<boolean>;
+  /** The value under `key`, typed as the caller stored it, or undefined when never set. */
+  get<T>(key: string): Promise<T | undefined>;
+}
+
+/** Reads and writes of the settings store that commit together or not at all. */
+export interface SettingsWriter extends SettingsReader {
+  put(key: string, value: unknown): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+/** Runs `body` against the settings store in one read-only transaction. */
+export async function readSettings<R>(db: HearthDb, body: (settings: SettingsReader) => Promise<R>): Promise<R> {
+  const tx = db.transaction('settings', 'readonly');
+  return runTx(tx, () =>
+    body({
+      has: async (key) => (await tx.store.getKey(key)) !== undefined,
+      get: async <T>(key: string) => (await tx.store.get(key))?.value as T | undefined,
+    }),
+  );
+}
+
+/**
+ * Runs `body` against the settings store in one read-write transaction: a throw aborts it,
+ * so none of its writes land. `body` may await only these calls (a transaction commits
+ * on the first idle tick).
+ */
+export async function updateSettings<R>(db: HearthDb, body: (settings: SettingsWriter) => Promise<R>): Promise<R> {
+  const tx = db.transaction('settings', 'readwrite');
+  return runTx(tx, () =>
+    body({
+      has: async (key) => (await tx.store.getKey(key)) !== undefined,
+      get: async <T>(key: string) => (await tx.store.get(key))?.value as T | undefined,
+      put: async (key, value) => {
+        await tx.store.put({ key, value });
+      },
+      delete: (key) => tx.store.delete(key),
+    }),
+  );
+}

@@ -170,6 +170,11 @@ export async function listVersions(db: HearthDb, projectId: string): Promise<Ver
 }
 
 /** Indices into v.sampleIds that pass the filter, ascending. An absent criterion keeps everything. */
+/** Ids of the project's versions, oldest first; keys only, so no version columns are read. */
+export async function versionIdsOf(db: HearthDb, projectId: string): Promise<number[]> {
+  return db.getAllKeysFromIndex('versions', 'by-project-number', versionRange(projectId));
+}
+
 export function filterVersion(v: DatasetVersion, filter: VersionFilter): Uint32Array {
   const n = v.sampleIds.length;
   const keep = new Uint8Array(n).fill(1);

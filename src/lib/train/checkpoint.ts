@@ -13,45 +13,22 @@
  * when the run finishes, its checkpoints are deleted and the final model is what remains.
  */
 import { tf } from '../compute/register';
-import type { ModelRecord } from '../storage/records';
+import type { CheckpointMeta, FinalModelMeta, ModelRecord } from '../storage/records';
 import { InvalidInputError, NotFoundError } from '../jobs/errors';
+import { checkpointId, deleteCheckpoints, getModel, latestCheckpointId, putCheckpoint, putModel } from '../storage/models';
 import type { HearthDb } from '../storage/schema';
-import { runTx } from '../storage/tx';
-import type { HearthModel, ModelSpec } from './models';
+import type { HearthModel } from './models';
 import type { OptimizerState } from './optim';
 
 export type CheckpointId = string;
 
-/** Epoch numbers are zero-padded in ids so that string order is epoch order (key ranges). */
-const EPOCH_DIGITS = 6;
-
-export function checkpointId(runId: string, epochsDone: number): CheckpointId {
-  return `${runId}/checkpoint-${String(epochsDone).padStart(EPOCH_DIGITS, '0')}`;
-}
-
-/** Every checkpoint id of `runId` sorts inside this range. */
-function checkpointRange(runId: string): IDBKeyRange {
-  return IDBKeyRange.bound(`${runId}/checkpoint-`, `${runId}/checkpoint-\uffff`);
-}
+export { checkpointId, deleteCheckpoints };
 
 export function finalModelId(runId: string): string {
   return `${runId}/model`;
 }
 
-/** What a checkpoint's `meta` holds besides the weights. */
-export interface CheckpointMeta<History> {
-  checkpointOf: string;
-  /** Epochs completed; training resumes at this (0-based) epoch index. */
-  epoch: number;
-  spec: ModelSpec;
-  optimizer: OptimizerState;
-  /**
-   * The randomness of the run: the seed, and how each epoch's shuffle stream is derived
-   * from it. Nothing else is drawn in the loop, so there is no stream position to keep.
-   */
-  rng: { seed: number; shuffleStream: string };
-  history: History[];
-}
+export type { CheckpointMeta };
 
 interface Artifacts {
   topology: unknown;
@@ -91,21 +68,21 @@ export function restoreWeights(model: HearthModel, record: Pick<ModelRecord, 'we
   }
 }
 
-export interface SaveCheckpointArgs<History> {
+export interface SaveCheckpointArgs {
   projectId: string;
   runId: string;
   model: HearthModel;
   epochsDone: number;
   optimizer: OptimizerState;
   seed: number;
-  history: History[];
+  history: CheckpointMeta['history'];
 }
 
 /** Saves the end-of-epoch state and drops the run's older checkpoints, in one transaction. */
-export async function saveCheckpoint<History>(db: HearthDb, args: SaveCheckpointArgs<History>): Promise<CheckpointId> {
+export async function saveCheckpoint(db: HearthDb, args: SaveCheckpointArgs): Promise<CheckpointId> {
   const artifacts = await modelArtifacts(args.model);
   const id = checkpointId(args.runId, args.epochsDone);
-  const meta: CheckpointMeta<History> = {
+  const meta: CheckpointMeta = {
     checkpointOf: args.runId,
     epoch: args.epochsDone,
     spec: args.model.spec,
@@ -122,45 +99,30 @@ export async function saveCheckpoint<History>(db: HearthDb, args: SaveCheckpoint
     ...artifacts,
     meta: { ...meta },
   };
-  const tx = db.transaction('models', 'readwrite');
-  await runTx(tx, async () => {
-    await tx.store.delete(IDBKeyRange.bound(`${args.runId}/checkpoint-`, id, false, true));
-    await tx.store.put(record);
-  });
+  await putCheckpoint(db, args.runId, record);
   return id;
 }
 
-export async function loadCheckpoint<History>(
-  db: HearthDb,
-  id: CheckpointId,
-): Promise<{ record: ModelRecord; meta: CheckpointMeta<History> }> {
-  const record = await db.get('models', id);
+export async function loadCheckpoint(db: HearthDb, id: CheckpointId): Promise<{ record: ModelRecord; meta: CheckpointMeta }> {
+  const record = await getModel(db, id);
   if (!record) throw new NotFoundError(`Checkpoint ${id} does not exist (its run may have finished or been deleted). Start a new training run.`);
-  const meta = record.meta as Partial<CheckpointMeta<History>>;
-  if (typeof meta.checkpointOf !== 'string' || typeof meta.epoch !== 'number' || !meta.optimizer || !meta.spec || !meta.history) {
+  const meta = record.meta;
+  // Stored data is checked, not trusted: a record written by an older build may lack a field.
+  if (meta.checkpointOf === undefined || typeof meta.checkpointOf !== 'string' || typeof meta.epoch !== 'number' || !meta.optimizer || !meta.spec || !meta.history) {
     throw new InvalidInputError(`Model ${id} is not a training checkpoint: pick a checkpoint of an interrupted run.`);
   }
-  return { record, meta: meta as CheckpointMeta<History> };
+  return { record, meta };
 }
 
 /** The latest checkpoint of a run, or null (none yet, or the run finished). */
 export async function latestCheckpoint(db: HearthDb, runId: string): Promise<CheckpointId | null> {
-  const tx = db.transaction('models', 'readonly');
-  return runTx(tx, async () => {
-    const cursor = await tx.store.openKeyCursor(checkpointRange(runId), 'prev');
-    return cursor ? String(cursor.key) : null;
-  });
-}
-
-export async function deleteCheckpoints(db: HearthDb, runId: string): Promise<void> {
-  const tx = db.transaction('models', 'readwrite');
-  await runTx(tx, () => tx.store.delete(checkpointRange(runId)));
+  return latestCheckpointId(db, runId);
 }
 
 /** Saves a trained model as a ModelRecord, id `${runId}/model`. */
 export async function saveModel(
   db: HearthDb,
-  args: { projectId: string; runId: string; name: string; model: HearthModel; meta: Record<string, unknown> },
+  args: { projectId: string; runId: string; name: string; model: HearthModel; meta: Omit<FinalModelMeta, 'spec'> },
 ): Promise<string> {
   const artifacts = await modelArtifacts(args.model);
   const record: ModelRecord = {
@@ -172,7 +134,6 @@ export async function saveModel(
     ...artifacts,
     meta: { spec: args.model.spec, ...args.meta },
   };
-  const tx = db.transaction('models', 'readwrite');
-  await runTx(tx, () => tx.store.put(record));
+  await putModel(db, record);
   return record.id;
 }

@@ -15,17 +15,9 @@ import { tf } from '../compute/register';
 import { Rng } from '../data/rng';
 import type { InputSpec } from '../storage/records';
 import { InvalidInputError } from '../jobs/errors';
-import { DEFAULT_WIDTH_MULTIPLIER, isWidthMultiplier, MAX_WIDTH_MULTIPLIER, MODEL_KINDS, type ModelKind } from './spec';
-
-export interface ModelSpec {
-  kind: ModelKind;
-  input: InputSpec;
-  numClasses: number;
-  /** MobileNet only: scales every layer's channel count; default 0.25, at least 8 channels. */
-  widthMultiplier?: number;
-  /** Every initialiser derives its own seed from this one (Rng.fork by layer name). */
-  seed: number;
-}
+import { DEFAULT_WIDTH_MULTIPLIER, isWidthMultiplier, MAX_WIDTH_MULTIPLIER, MODEL_KINDS } from './spec';
+import type { ModelSpec } from '../storage/stored-shapes';
+export type { ModelKind, ModelSpec } from '../storage/stored-shapes';
 
 export interface ForwardOptions {
   /** BatchNorm uses batch statistics and updates its moving averages when true. */

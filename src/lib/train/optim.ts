@@ -21,35 +21,9 @@
  */
 import { tf } from '../compute/register';
 import { InvalidInputError } from '../jobs/errors';
+import type { OptimizerConfig, ScheduleConfig, SlotState, OptimizerState } from '../storage/stored-shapes';
+export type { SgdConfig, AdamConfig, OptimizerConfig, ScheduleConfig, SlotState, OptimizerState } from '../storage/stored-shapes';
 import { isMomentum, isStepEvery, isWarmupEpochs, nesterovLacksMomentum } from './spec';
-
-export interface SgdConfig {
-  kind: 'sgd';
-  lr: number;
-  /** 0 = plain SGD. */
-  momentum: number;
-  nesterov: boolean;
-}
-
-export interface AdamConfig {
-  kind: 'adam';
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-}
-
-export type OptimizerConfig = SgdConfig | AdamConfig;
-
-export type ScheduleConfig =
-  | { kind: 'constant' }
-  /** lr · gamma^⌊epoch / everyEpochs⌋ (PyTorch `StepLR` stepped once per epoch). */
-  | { kind: 'step'; everyEpochs: number; gamma: number }
-  /**
-   * Linear warm-up over the first `warmupEpochs` epochs (lr · (s+1)/W at step s < W, so the
-   * first step is not wasted at lr 0), then half a cosine from lr towards 0 over the remaining steps.
-   */
-  | { kind: 'cosine'; warmupEpochs: number };
 
 /** Where a step sits in the run, which is all a schedule depends on. */
 export interface ScheduleClock {
@@ -108,21 +82,6 @@ export function validateOptimization(optimizer: OptimizerConfig, schedule: Sched
   if (schedule.kind === 'cosine' && !isWarmupEpochs(schedule.warmupEpochs)) {
     throw new InvalidInputError(`Cosine warm-up must be 0 epochs or more, got ${schedule.warmupEpochs}.`);
   }
-}
-
-/** One slot tensor of optimizer state, read out for a checkpoint. */
-export interface SlotState {
-  /** `${slot}/${index of the variable}`: stable across sessions, unlike tf variable names. */
-  name: string;
-  shape: number[];
-  values: Float32Array;
-}
-
-export interface OptimizerState {
-  kind: OptimizerConfig['kind'];
-  /** Updates applied so far (Adam's bias correction uses it). */
-  stepCount: number;
-  slots: SlotState[];
 }
 
 /**

@@ -4,19 +4,22 @@
  * they produced. The compute worker exposes these functions as they are.
  */
 import { getSavedPipeline } from '../augment/pipelines';
-import type { PipelineSpec } from '../augment/pipeline';
 import { describeAugmentation, type AugmentationReport } from '../augment/report';
 import { augmentationHook } from './augment-hook';
-import type { ModelRecord, RunRecord } from '../storage/records';
+import type { FinalModelMeta, ModelRecord, RunRecord, TrainRun, TrainRunConfig } from '../storage/records';
 import { describeError, InvalidInputError, NotFoundError } from '../jobs/errors';
 import type { CancelToken, ProgressFn } from '../jobs/progress';
+import { getModel, listModelRecords } from '../storage/models';
 import { getProject } from '../storage/projects';
+import { getRun as getStoredRun, listRunsOfKind } from '../storage/runs';
 import type { HearthDb } from '../storage/schema';
 import { getVersion } from '../storage/versions';
 import { latestCheckpoint, loadCheckpoint, restoreWeights } from './checkpoint';
 import { buildModel, type HearthModel, type ModelSpec } from './models';
 import type { ModelKind } from './spec';
 import { trainModel, type BatchHook, type EpochMetrics, type HookRecord, type StepMetrics, type TrainConfig } from './train';
+import type { RunAugmentation } from '../storage/stored-shapes';
+export type { RunAugmentation } from '../storage/stored-shapes';
 
 export interface ModelChoice {
   kind: ModelKind;
@@ -31,21 +34,6 @@ export interface TrainRequest {
   config: TrainConfig;
   /** Augment every training batch on the fly with this saved pipeline of the project; none when absent. */
   augmentation?: { pipelineId: string } | null;
-}
-
-/**
- * What a run records of its augmentation (run.config.augmentation): the saved pipeline it
- * was started with, copied whole, so a resume (and anyone reading the run later) uses
- * exactly that pipeline even if the saved one has been edited or deleted since.
- */
-export interface RunAugmentation {
-  pipelineId: string;
-  name: string;
-  /** sha256 of the spec's canonical JSON (augment/pipelines.ts pipelineHash). */
-  hash: string;
-  spec: PipelineSpec;
-  /** The hook's seed: the run's own seed. */
-  seed: number;
 }
 
 /** The key the augmentation takes in a run's config and result. */
@@ -79,17 +67,22 @@ export interface RunJobOptions {
   cancel?: CancelToken;
 }
 
-/** What `trainModel` stores as a run's config. */
-interface StoredRunConfig {
-  train: TrainConfig;
-  model: ModelSpec;
-  augmentation: RunAugmentation | null;
+/** A run's training config, with `augmentation: null` for a run without one. */
+type StoredRunConfig = Omit<TrainRunConfig, 'augmentation'> & { augmentation: RunAugmentation | null };
+
+const NOT_TRAINING = (run: RunRecord): InvalidInputError =>
+  new InvalidInputError(`Run ${run.id} has no training configuration: it was not made by the training loop.`);
+
+function asTrainRun(run: RunRecord): TrainRun {
+  if (run.kind !== 'train') throw NOT_TRAINING(run);
+  return run;
 }
 
-function runConfig(run: RunRecord): StoredRunConfig {
-  const config = run.config as Partial<StoredRunConfig>;
+function runConfig(run: TrainRun): StoredRunConfig {
+  const config = run.config;
+  // Stored data is checked, not trusted: a record written by hand or an old build may lack these.
   if (!config.train || !config.model) {
-    throw new InvalidInputError(`Run ${run.id} has no training configuration: it was not made by the training loop.`);
+    throw NOT_TRAINING(run);
   }
   return { train: config.train, model: config.model, augmentation: config.augmentation ?? null };
 }
@@ -111,25 +104,26 @@ function augmentationFor(
 }
 
 async function getRun(db: HearthDb, runId: string): Promise<RunRecord> {
-  const run = await db.get('runs', runId);
+  const run = await getStoredRun(db, runId);
   if (!run) throw new NotFoundError(`Training run ${runId} no longer exists: start a new run.`);
   return run;
 }
 
 /** A run's epoch history: from its result when it ended, else from its latest checkpoint. */
-async function runHistory(db: HearthDb, run: RunRecord): Promise<EpochMetrics[]> {
-  const fromResult = (run.result as { history?: EpochMetrics[] } | null)?.history;
+async function runHistory(db: HearthDb, run: TrainRun): Promise<EpochMetrics[]> {
+  const fromResult = run.result?.history;
   if (fromResult) return fromResult;
   const checkpoint = await latestCheckpoint(db, run.id);
   if (!checkpoint) return [];
-  const { meta } = await loadCheckpoint<EpochMetrics>(db, checkpoint);
+  const { meta } = await loadCheckpoint(db, checkpoint);
   return meta.history;
 }
 
-export async function summarizeRun(db: HearthDb, run: RunRecord): Promise<TrainRunSummary> {
+export async function summarizeRun(db: HearthDb, record: RunRecord): Promise<TrainRunSummary> {
+  const run = asTrainRun(record);
   const { train, model, augmentation } = runConfig(run);
   const history = await runHistory(db, run);
-  const result = (run.result ?? {}) as { modelId?: string; error?: { name: string; message: string } | null; augmentation?: AugmentationReport };
+  const result = run.result ?? {};
   return {
     runId: run.id,
     projectId: run.projectId,
@@ -153,7 +147,7 @@ export async function summarizeRun(db: HearthDb, run: RunRecord): Promise<TrainR
 
 /** Training runs of a project, newest first. */
 export async function listRuns(db: HearthDb, projectId: string): Promise<TrainRunSummary[]> {
-  const runs = (await db.getAllFromIndex('runs', 'by-project', projectId)).filter((r) => r.kind === 'train');
+  const runs = await listRunsOfKind(db, projectId, 'train');
   runs.sort((a, b) => b.createdAt - a.createdAt);
   return Promise.all(runs.map((r) => summarizeRun(db, r)));
 }
@@ -202,11 +196,12 @@ export async function startTraining(db: HearthDb, req: TrainRequest, opts: RunJo
 export async function resumeTraining(db: HearthDb, runId: string, opts: RunJobOptions = {}): Promise<TrainRunSummary> {
   const run = await getRun(db, runId);
   if (run.status === 'done') return summarizeRun(db, run);
-  const { train, model: spec, augmentation } = runConfig(run);
+  const trainRun = asTrainRun(run);
+  const { train, model: spec, augmentation } = runConfig(trainRun);
   if (run.datasetVersionId === null) throw new InvalidInputError(`Run ${runId} names no dataset version: start a new run.`);
   const checkpoint = await latestCheckpoint(db, runId);
   // The pipeline comes from the run's own record, not the saved one, which may have changed.
-  const previous = (run.result as { augmentation?: AugmentationReport } | null)?.augmentation ?? null;
+  const previous = trainRun.result?.augmentation ?? null;
   const augment = augmentation ? augmentationFor(augmentation, spec, checkpoint === null ? null : previous) : {};
   await withModel(spec, (model) =>
     trainModel(db, {
@@ -233,32 +228,28 @@ export interface ModelInfo {
   seed: number;
 }
 
-interface FinalModelMeta {
-  spec: ModelSpec;
-  datasetVersionId: number;
-  classes: string[];
-  backend: string;
-  checkpointOf?: string;
-}
+/** A trained model's record, as opposed to a checkpoint's. */
+type FinalModelRecord = ModelRecord & { meta: FinalModelMeta };
 
-function finalMeta(record: ModelRecord): FinalModelMeta {
-  return record.meta as unknown as FinalModelMeta;
+function isFinalModel(record: ModelRecord): record is FinalModelRecord {
+  // `spec` is checked too: a record written by an older build may lack it.
+  return record.meta.checkpointOf === undefined && record.meta.spec !== undefined;
 }
 
 /** Trained models of a project (checkpoints left out), newest first. */
 export async function listModels(db: HearthDb, projectId: string): Promise<ModelInfo[]> {
-  const records = await db.getAllFromIndex('models', 'by-project', projectId);
+  const records = await listModelRecords(db, projectId);
   return records
-    .filter((r) => finalMeta(r).checkpointOf === undefined && finalMeta(r).spec !== undefined)
+    .filter(isFinalModel)
     .sort((a, b) => b.createdAt - a.createdAt)
     .map((r) => ({
       modelId: r.id,
       runId: r.runId ?? '',
       name: r.name,
       createdAt: r.createdAt,
-      versionId: finalMeta(r).datasetVersionId,
-      backend: finalMeta(r).backend,
-      seed: finalMeta(r).spec.seed,
+      versionId: r.meta.datasetVersionId,
+      backend: r.meta.backend,
+      seed: r.meta.spec.seed,
     }));
 }
 
@@ -271,9 +262,12 @@ export interface LoadedModel {
 
 /** Rebuilds a stored model with its weights; the caller disposes `model`. */
 export async function loadStoredModel(db: HearthDb, modelId: string): Promise<LoadedModel> {
-  const record = await db.get('models', modelId);
+  const record = await getModel(db, modelId);
   if (!record) throw new NotFoundError(`Model ${modelId} no longer exists: train it again.`);
-  const meta = finalMeta(record);
+  if (record.meta.checkpointOf !== undefined) {
+    throw new InvalidInputError(`${record.name} is a checkpoint of an unfinished training run, not a trained model: resume the run, or pick a trained model.`);
+  }
+  const meta = record.meta;
   const model = buildModel(meta.spec);
   try {
     restoreWeights(model, record);

@@ -5,7 +5,8 @@
  * models.ts and optim.ts do: one source, nothing to keep in sync.
  */
 
-export type ModelKind = 'lenet' | 'resnet-small' | 'mobilenet-v1';
+import type { ModelKind } from '../storage/stored-shapes';
+export type { ModelKind } from '../storage/stored-shapes';
 /** Every model Hearth builds, in the order the Train page lists them. */
 export const MODEL_KINDS: readonly ModelKind[] = ['lenet', 'resnet-small', 'mobilenet-v1'];
 

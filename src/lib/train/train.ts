@@ -13,28 +13,17 @@ import { tf } from '../compute/register';
 import { describeError, InvalidInputError, isCancelled, NotFoundError } from '../jobs/errors';
 import { NEVER_CANCELLED, ProgressReporter, type CancelToken, type ProgressFn } from '../jobs/progress';
 import { canonicalJson } from '../data/canonical-json';
-import type { DatasetVersion, RunRecord } from '../storage/records';
+import type { DatasetVersion, TrainHookKey, TrainRun, TrainRunConfig, TrainRunHooks, TrainRunResult } from '../storage/records';
+import { getRunOfKind, putRun as putStoredRun } from '../storage/runs';
 import type { HearthDb } from '../storage/schema';
-import { runTx } from '../storage/tx';
 import { getVersion } from '../storage/versions';
 import { batchCount, labeledIndices, streamBatches, type Batch } from './batches';
 import { deleteCheckpoints, loadCheckpoint, restoreWeights, saveCheckpoint, saveModel, type CheckpointId } from './checkpoint';
 import { predictIndices } from './predict';
 import { pixelsToInput, type HearthModel } from './models';
-import { learningRateAt, Optimizer, validateOptimization, type OptimizerConfig, type ScheduleConfig } from './optim';
-
-export interface TrainConfig {
-  epochs: number;
-  batchSize: number;
-  optimizer: OptimizerConfig;
-  /** SGD: L2 added to the gradient; Adam: decoupled (AdamW). See optim.ts. */
-  weightDecay: number;
-  schedule: ScheduleConfig;
-  /** Seeds the per-epoch shuffles. */
-  seed: number;
-  /** Validate every this many epochs (and always after the last); default 1. */
-  valEvery?: number;
-}
+import { learningRateAt, Optimizer, validateOptimization } from './optim';
+import type { TrainConfig, EpochMetrics } from '../storage/stored-shapes';
+export type { TrainConfig, EpochMetrics } from '../storage/stored-shapes';
 
 export interface StepMetrics {
   kind: 'step';
@@ -46,20 +35,6 @@ export interface StepMetrics {
   loss: number;
   accuracy: number;
   lr: number;
-}
-
-export interface EpochMetrics {
-  kind: 'epoch';
-  /** 0-based epoch index. */
-  epoch: number;
-  trainLoss: number;
-  trainAccuracy: number;
-  /** null when the version has no labeled val samples, or the epoch was not validated. */
-  valLoss: number | null;
-  valAccuracy: number | null;
-  /** The learning rate of the epoch's last step. */
-  lr: number;
-  seconds: number;
 }
 
 /** What the hook sees of one training step. */
@@ -99,12 +74,9 @@ export type BatchHook = (batch: HookBatch) => HookResult | Promise<HookResult>;
  * change), `report()` in its result under `key` at every checkpoint and at the end, and
  * `describe()` is appended to the job's progress messages.
  */
-export interface HookRecord {
-  key: string;
-  config: unknown;
-  report(): unknown;
-  describe(): string;
-}
+export type HookRecord = {
+  [K in TrainHookKey]: { key: K; config: TrainRunHooks[K]['config']; report(): TrainRunHooks[K]['report']; describe(): string };
+}[TrainHookKey];
 
 export interface TrainOptions {
   projectId: string;
@@ -154,9 +126,8 @@ function validateConfig(config: TrainConfig): void {
   validateOptimization(config.optimizer, config.schedule, config.weightDecay);
 }
 
-async function putRun(db: HearthDb, run: RunRecord): Promise<void> {
-  const tx = db.transaction('runs', 'readwrite');
-  await runTx(tx, () => tx.store.put(run));
+async function putRun(db: HearthDb, run: TrainRun): Promise<void> {
+  await putStoredRun(db, run);
 }
 
 /**
@@ -246,9 +217,9 @@ async function loadTrainingSplits(db: HearthDb, opts: TrainOptions): Promise<{ v
 }
 
 /** What the run record stores as its config: the training config, the model spec and the hook's config. */
-function runConfigOf(opts: TrainOptions): Record<string, unknown> {
+function runConfigOf(opts: TrainOptions): TrainRunConfig {
   const hookRecord = opts.hookRecord;
-  const runConfig: Record<string, unknown> = { train: opts.config, model: opts.model.spec };
+  const runConfig: TrainRunConfig = { train: opts.config, model: opts.model.spec };
   if (hookRecord) runConfig[hookRecord.key] = hookRecord.config;
   return runConfig;
 }
@@ -259,14 +230,14 @@ class HookReports {
    * The hook's report as of the latest checkpoint: what a cancelled run stores, since a
    * resume redoes the epoch it was cancelled in from that checkpoint.
    */
-  atCheckpoint: unknown;
+  atCheckpoint: ReturnType<HookRecord['report']> | undefined;
 
   constructor(readonly record: HookRecord | undefined) {
     this.atCheckpoint = record?.report();
   }
 
   /** The run's result with the hook's report folded in (the live one, or `report`). */
-  withReport(result: Record<string, unknown> | null, report = this.record?.report()): Record<string, unknown> | null {
+  withReport(result: TrainRunResult | null, report = this.record?.report()): TrainRunResult | null {
     return this.record ? { ...result, [this.record.key]: report } : result;
   }
 
@@ -278,13 +249,13 @@ class HookReports {
 
 /** The run record to train under, and where training starts. */
 interface OpenedRun {
-  run: RunRecord;
+  run: TrainRun;
   history: EpochMetrics[];
   startEpoch: number;
 }
 
-function newRun(opts: TrainOptions, runConfig: Record<string, unknown>, backend: string): OpenedRun {
-  const run: RunRecord = {
+function newRun(opts: TrainOptions, runConfig: TrainRunConfig, backend: string): OpenedRun {
+  const run: TrainRun = {
     id: opts.runId ?? crypto.randomUUID(),
     projectId: opts.projectId,
     kind: 'train',
@@ -305,12 +276,12 @@ async function resumeRun(
   db: HearthDb,
   resumeFrom: CheckpointId,
   opts: TrainOptions,
-  runConfig: Record<string, unknown>,
+  runConfig: TrainRunConfig,
   optimizer: Optimizer,
   backend: string,
 ): Promise<OpenedRun> {
-  const { record, meta } = await loadCheckpoint<EpochMetrics>(db, resumeFrom);
-  const previous = await db.get('runs', meta.checkpointOf);
+  const { record, meta } = await loadCheckpoint(db, resumeFrom);
+  const previous = await getRunOfKind(db, meta.checkpointOf, 'train');
   if (!previous) throw new NotFoundError(`The run of checkpoint ${resumeFrom} no longer exists: start a new training run.`);
   if (previous.datasetVersionId !== opts.versionId || canonicalJson(previous.config) !== canonicalJson(runConfig)) {
     throw new InvalidInputError('The checkpoint was made with another dataset version, model or training configuration: resume with the run\'s own settings, or start a new run.');
@@ -339,7 +310,7 @@ interface TrainLoop {
   optimizer: Optimizer;
   progress: ProgressReporter;
   hookReports: HookReports;
-  run: RunRecord;
+  run: TrainRun;
   /** Every epoch's metrics so far (a resumed run's earlier epochs included). */
   history: EpochMetrics[];
   /** When step metrics were last read back. */

@@ -46,6 +46,8 @@ import { LUT_LEVELS, lutProgram } from './programs/lut';
 import { resizeProgram } from './programs/resize';
 import { GPU_GLOBAL_TRANSFORMS, GPU_TRANSFORMS, type GpuGlobalTransform, type GpuTransform } from './registry';
 import { dispatchProgram, readImages, uploadImages, type GpuImageBatch, type GpuProgram, type ImageShape } from './runner';
+import type { CpuFallback } from '../../storage/stored-shapes';
+export type { CpuFallback } from '../../storage/stored-shapes';
 
 /**
  * Pointwise transforms that are one function of one byte, the same for every channel, so
@@ -53,13 +55,6 @@ import { dispatchProgram, readImages, uploadImages, type GpuImageBatch, type Gpu
  * gaussian-noise depends on the position: neither belongs here.)
  */
 export const LUT_TRANSFORMS: ReadonlySet<string> = new Set(['brightness', 'contrast', 'gamma', 'threshold-binary', 'threshold-binary-inv']);
-
-/** Why a step ran on its CPU kernel, and how many image-steps did. */
-export interface CpuFallback {
-  transform: string;
-  reason: string;
-  steps: number;
-}
 
 /** What a run did: how many GPU dispatches, how many steps went to the CPU and why, how often the batch was split. */
 export interface ExecuteStats {

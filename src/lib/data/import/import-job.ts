@@ -16,10 +16,19 @@
 import { InvalidInputError, NotFoundError, describeError, isCancelled } from '../../jobs/errors';
 import { NEVER_CANCELLED, ProgressReporter, type CancelToken, type ProgressFn } from '../../jobs/progress';
 import type { HearthDb } from '../../storage/schema';
-import { extendProject, insertSamples, keysOfProject, type NewSample } from '../../storage/samples';
+import {
+  commitDecodedBatch,
+  countStaged,
+  finishImportTx,
+  getImportRecord,
+  listImportRecords,
+  nextStaged,
+  putImportRecord,
+  putStagedBatch,
+  stagedKeysOf,
+} from '../../storage/imports';
+import { extendProject, keysOfProject, type NewSample } from '../../storage/samples';
 import { getProject } from '../../storage/projects';
-import { insertVersion } from '../../storage/versions';
-import { runTx } from '../../storage/tx';
 import type { ImportFileError, ImportRecord, ImportStatus, Project, SampleMeta, StagedFile } from '../../storage/records';
 import { parseLabelCsv, type LabelRow } from './csv';
 import { CsvRowError } from './errors';
@@ -121,14 +130,14 @@ function fileNameOf(key: string): string {
 }
 
 export async function getImport(db: HearthDb, importId: string): Promise<ImportJobRecord> {
-  const r = await db.get('imports', importId);
+  const r = await getImportRecord(db, importId);
   if (!r) throw new NotFoundError(`Import ${importId} does not exist (its project may have been deleted). Drop the files again.`);
   return asJobRecord(r);
 }
 
 /** Imports not `done` (interrupted, cancelled or failed), newest first; of one project when given. */
 export async function unfinishedImports(db: HearthDb, projectId?: string): Promise<ImportJobRecord[]> {
-  const all = projectId === undefined ? await db.getAll('imports') : await db.getAllFromIndex('imports', 'by-project', projectId);
+  const all = await listImportRecords(db, projectId);
   return all
     .filter((r) => r.status !== 'done')
     .map(asJobRecord)
@@ -234,7 +243,7 @@ async function guard(
   } catch (err) {
     const status: ImportStatus = isCancelled(err) ? 'cancelled' : 'failed';
     // Re-read: the stored counters are the committed truth, the in-memory copy may be ahead.
-    const stored = await ctx.db.get('imports', current().id).catch(() => undefined);
+    const stored = await getImportRecord(ctx.db, current().id).catch(() => undefined);
     const marked = { ...asJobRecord(stored ?? current()), status, updatedAt: ctx.now() };
     await putRecord(ctx.db, marked).catch(() => undefined);
     if (status === 'cancelled') return marked;
@@ -243,8 +252,7 @@ async function guard(
 }
 
 async function putRecord(db: HearthDb, record: ImportJobRecord): Promise<void> {
-  const tx = db.transaction('imports', 'readwrite');
-  await runTx(tx, () => tx.store.put(record));
+  await putImportRecord(db, record);
 }
 
 function unreadable(key: string, err: unknown): ImportFileError {
@@ -261,7 +269,7 @@ async function keysStagedElsewhere(db: HearthDb, projectId: string, importId: st
   const keys = new Set<string>();
   for (const other of await unfinishedImports(db, projectId)) {
     if (other.id === importId) continue;
-    for (const [, key] of await db.getAllKeysFromIndex('staged', 'by-import', other.id)) keys.add(key);
+    for (const key of await stagedKeysOf(db, other.id)) keys.add(key);
   }
   return keys;
 }
@@ -288,9 +296,7 @@ async function stage(
       errors: failed.length > 0 ? [...record.errors, ...failed] : record.errors,
       updatedAt: ctx.now(),
     };
-    const tx = db.transaction(['staged', 'imports'], 'readwrite');
-    const staged = tx.objectStore('staged');
-    await runTx(tx, () => Promise.all([...batch.map((s) => staged.put(s)), tx.objectStore('imports').put(next)]));
+    await putStagedBatch(db, batch, next);
     record = next;
     batch = [];
     batchBytes = 0;
@@ -344,13 +350,13 @@ async function decodeStaged(ctx: JobContext, start: ImportJobRecord): Promise<Im
   let record = start;
   const project = await getProject(db, record.projectId);
   const before = record.decoded + record.decodeFailed;
-  const total = before + (await db.countFromIndex('staged', 'by-import', record.id));
+  const total = before + (await countStaged(db, record.id));
   let done = before;
   progress.restart(done);
   progress.report(done, total, `Decoding ${done} / ${total}`, true);
   for (;;) {
     if (ctx.cancel.cancelled) return markStatus(ctx, record, 'cancelled');
-    const batch = await db.getAllFromIndex('staged', 'by-import', record.id, DECODE_BATCH_FILES);
+    const batch = await nextStaged(db, record.id, DECODE_BATCH_FILES);
     if (batch.length === 0) return record;
     const results: DecodeResult[] = [];
     for (const staged of batch) {
@@ -391,29 +397,24 @@ async function decodeOne(ctx: JobContext, project: Project, staged: StagedFile):
 
 /** One transaction: new samples (meta + pixels), their staged bytes removed, the counters updated. */
 async function commitDecoded(ctx: JobContext, record: ImportJobRecord, results: DecodeResult[]): Promise<ImportJobRecord> {
-  const tx = ctx.db.transaction(['samples', 'pixels', 'projects', 'staged', 'imports'], 'readwrite');
-  const staged = tx.objectStore('staged');
   const samples = results.flatMap((r) => ('sample' in r ? [r.sample] : []));
   const failed = results.flatMap((r) => ('error' in r ? [r.error] : []));
-  return runTx(tx, async () => {
-    // A key that is already a sample (another tab resumed the same import) is skipped by
-    // insertSamples; its staged bytes go either way.
-    const put = await insertSamples(
-      { samples: tx.objectStore('samples'), pixels: tx.objectStore('pixels'), projects: tx.objectStore('projects') },
-      samples,
-    );
-    await Promise.all(results.map((r) => staged.delete([record.id, r.staged.key])));
-    const next: ImportJobRecord = {
+  // A key that is already a sample (another tab resumed the same import) is skipped by
+  // insertSamples; its staged bytes go either way.
+  return commitDecodedBatch(
+    ctx.db,
+    record.id,
+    samples,
+    results.map((r) => r.staged.key),
+    (put): ImportJobRecord => ({
       ...record,
       decoded: record.decoded + put.inserted,
       skippedExisting: record.skippedExisting + put.skippedExisting,
       decodeFailed: record.decodeFailed + failed.length,
       errors: failed.length > 0 ? [...record.errors, ...failed] : record.errors,
       updatedAt: ctx.now(),
-    };
-    await tx.objectStore('imports').put(next);
-    return next;
-  });
+    }),
+  );
 }
 
 /** A CSV row resolved to a sample, or the error that says why it could not be. */
@@ -455,16 +456,7 @@ export function matchCsvRow(
  */
 async function finish(ctx: JobContext, record: ImportJobRecord): Promise<ImportJobRecord> {
   ctx.progress.report(record.decoded, record.decoded, 'Applying labels and saving the dataset version', true);
-  const tx = ctx.db.transaction(['projects', 'samples', 'versions', 'imports'], 'readwrite');
-  const projects = tx.objectStore('projects');
-  const samples = tx.objectStore('samples');
-  const versions = tx.objectStore('versions');
-  const next = await runTx(tx, async () => {
-    const [project, metas] = await Promise.all([
-      projects.get(record.projectId),
-      samples.index('by-project').getAll(record.projectId),
-    ]);
-    if (!project) throw new NotFoundError(`Project ${record.projectId} was deleted during the import. Create it again and import again.`);
+  const next = await finishImportTx(ctx.db, record.projectId, () => ctx.now(), (project, metas) => {
     const byKey = new Map(metas.map((m) => [m.key, m]));
     const byFileName = new Map<string, SampleMeta[]>();
     for (const m of metas) {
@@ -493,27 +485,22 @@ async function finish(ctx: JobContext, record: ImportJobRecord): Promise<ImportJ
         applied++;
       }
     }
-    await Promise.all([...changed].map((m) => samples.put(m)));
-    if (projectChanged) await projects.put(project);
-    const version = await insertVersion(
-      { projects, samples, versions },
-      record.projectId,
-      {
+    return {
+      changed,
+      projectChanged,
+      version: {
         recipe: { tool: 'import', params: { importId: record.id, files: record.totalFiles }, seed: 0 },
         note: importNote(record, applied),
       },
-      ctx.now(),
-    );
-    const done: ImportJobRecord = {
-      ...record,
-      status: 'done',
-      errors: errors.length > 0 ? [...record.errors, ...errors] : record.errors,
-      csvRowsApplied: applied,
-      versionId: version.id ?? null,
-      updatedAt: ctx.now(),
+      record: (versionId): ImportJobRecord => ({
+        ...record,
+        status: 'done',
+        errors: errors.length > 0 ? [...record.errors, ...errors] : record.errors,
+        csvRowsApplied: applied,
+        versionId,
+        updatedAt: ctx.now(),
+      }),
     };
-    await tx.objectStore('imports').put(done);
-    return done;
   });
   ctx.progress.report(next.decoded, next.decoded, 'Import finished', true);
   return next;

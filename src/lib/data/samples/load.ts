@@ -4,7 +4,7 @@ import { createProject, getProject, listProjects } from '../../storage/projects'
 import { countSamples, putSamples } from '../../storage/samples';
 import type { HearthDb } from '../../storage/schema';
 import { getSetting, setSetting } from '../../storage/settings';
-import { createVersion } from '../../storage/versions';
+import { createVersion, versionIdsOf } from '../../storage/versions';
 import type { Project, SampleRecord } from '../../storage/records';
 import {
   MNIST_FILES,
@@ -223,15 +223,6 @@ export function describeSampleLoad(
     stoppedBy: stopped,
     error: stopped === 'failed' ? (record?.error ?? null) : null,
   };
-}
-
-/** Ids of the project's versions, oldest first; keys only, so no version columns are read. */
-async function versionIdsOf(db: HearthDb, projectId: string): Promise<number[]> {
-  return db.getAllKeysFromIndex(
-    'versions',
-    'by-project-number',
-    IDBKeyRange.bound([projectId, -Infinity], [projectId, Infinity]),
-  );
 }
 
 async function incompleteLoadOf(db: HearthDb, project: Project): Promise<IncompleteSampleLoad | null> {
