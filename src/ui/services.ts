@@ -12,16 +12,31 @@ import type { TrainService } from './train/train.svelte';
  * types come from the workers' APIs, see shell/service-types.ts). The compute worker owns
  * tfjs and the GPU; the data worker owns pixels and storage. Progress and metrics
  * callbacks arrive already wrapped in Comlink.proxy.
+ *
+ * A compute job's call carries its `jobId`, and Cancel goes through the owner's
+ * `cancel(jobId, CANCEL_GRACE_MS)`: a job that has not stopped by then (a kernel that
+ * never returns) has its worker terminated, and the next call starts a fresh one.
  */
+
+/**
+ * How long a compute job has to stop after Cancel. The loops check the cancel flag between
+ * batches; the slowest batch (a MobileNet training step on the wasm backend) takes a few
+ * seconds, so a job still running after this is stuck.
+ */
+export const CANCEL_GRACE_MS = 15_000;
+
+function cancelCompute(compute: ComputeClient): (jobId: string) => Promise<void> {
+  return (jobId) => compute.cancel(jobId, CANCEL_GRACE_MS);
+}
 export function trainService(compute: ComputeClient): TrainService {
   return {
     startTraining: (jobId, req, onProgress, onMetrics) =>
-      compute.call((r) => r.startTraining(jobId, req, onProgress, onMetrics)),
+      compute.call((r) => r.startTraining(jobId, req, onProgress, onMetrics), { jobId }),
     resumeTraining: (jobId, runId, onProgress, onMetrics) =>
-      compute.call((r) => r.resumeTraining(jobId, runId, onProgress, onMetrics)),
+      compute.call((r) => r.resumeTraining(jobId, runId, onProgress, onMetrics), { jobId }),
     listRuns: (projectId) => compute.call((r) => r.listRuns(projectId)),
     previewAugmentation: (req) => compute.call((r) => r.trainAugmentPreview(req)),
-    cancel: (jobId) => compute.call((r) => r.cancel(jobId)),
+    cancel: cancelCompute(compute),
   };
 }
 
@@ -29,10 +44,8 @@ export function trainService(compute: ComputeClient): TrainService {
 export function evaluateService(compute: ComputeClient, data: DataClient): EvaluateService {
   return {
     listModels: (projectId) => compute.call((r) => r.listModels(projectId)),
-    evaluate: (jobId, req, onProgress) => compute.call((r) => r.evaluate(jobId, req, onProgress)),
-    cancel: async (jobId) => {
-      await compute.call((r) => r.cancel(jobId));
-    },
+    evaluate: (jobId, req, onProgress) => compute.call((r) => r.evaluate(jobId, req, onProgress), { jobId }),
+    cancel: cancelCompute(compute),
     modelBias: (evaluationId, req) => compute.call((r) => r.modelBias(evaluationId, req)),
     runSlices: (evaluationId) => compute.call((r) => r.runSlices(evaluationId)),
     getSlices: (projectId) => compute.call((r) => r.getSlices(projectId)),
@@ -74,7 +87,7 @@ export function augmentService(data: DataClient, compute: ComputeClient): Augmen
       if (where !== 'gpu') return data.augmentRebalance(jobId, req, onProgress);
       onCompute.add(jobId);
       try {
-        return await compute.call((r) => r.augmentRebalance(jobId, req, onProgress));
+        return await compute.call((r) => r.augmentRebalance(jobId, req, onProgress), { jobId });
       } finally {
         onCompute.delete(jobId);
       }
@@ -86,7 +99,7 @@ export function augmentService(data: DataClient, compute: ComputeClient): Augmen
     savePipeline: (projectId, draft) => data.saveAugmentPipeline(projectId, draft),
     deletePipeline: (projectId, id) => data.deleteAugmentPipeline(projectId, id),
     cancel: async (jobId) => {
-      if (onCompute.has(jobId)) await compute.call((r) => r.cancel(jobId));
+      if (onCompute.has(jobId)) await compute.cancel(jobId, CANCEL_GRACE_MS);
       else await data.cancel(jobId);
     },
   };
@@ -97,12 +110,10 @@ export function exportService(compute: ComputeClient): ExportService {
   return {
     listModels: (projectId) => compute.call((r) => r.listModels(projectId)),
     listExports: (projectId) => compute.call((r) => r.listExports(projectId)),
-    startExport: (jobId, req, onProgress) => compute.call((r) => r.startExport(jobId, req, onProgress)),
+    startExport: (jobId, req, onProgress) => compute.call((r) => r.startExport(jobId, req, onProgress), { jobId }),
     exportFiles: (exportId) => compute.call((r) => r.exportFiles(exportId)),
     overrideExport: (exportId) => compute.call((r) => r.overrideExport(exportId)),
-    cancel: async (jobId) => {
-      await compute.call((r) => r.cancel(jobId));
-    },
+    cancel: cancelCompute(compute),
   };
 }
 
@@ -110,13 +121,11 @@ export function exportService(compute: ComputeClient): ExportService {
 export function labelService(compute: ComputeClient, data: DataClient): LabelService {
   return {
     session: (projectId) => compute.call((r) => r.labelSession(projectId)),
-    select: (jobId, req, onProgress) => compute.call((r) => r.selectForLabeling(jobId, req, onProgress)),
+    select: (jobId, req, onProgress) => compute.call((r) => r.selectForLabeling(jobId, req, onProgress), { jobId }),
     saveLabels: (projectId, labels, skipped) => compute.call((r) => r.saveLabels(projectId, labels, skipped)),
-    retrain: (jobId, req, onProgress) => compute.call((r) => r.retrainWithLabels(jobId, req, onProgress)),
-    pretrain: (jobId, req, onProgress) => compute.call((r) => r.selfSupervisedStart(jobId, req, onProgress)),
+    retrain: (jobId, req, onProgress) => compute.call((r) => r.retrainWithLabels(jobId, req, onProgress), { jobId }),
+    pretrain: (jobId, req, onProgress) => compute.call((r) => r.selfSupervisedStart(jobId, req, onProgress), { jobId }),
     getPixels: (sampleIds) => data.getPixels(sampleIds),
-    cancel: async (jobId) => {
-      await compute.call((r) => r.cancel(jobId));
-    },
+    cancel: cancelCompute(compute),
   };
 }
