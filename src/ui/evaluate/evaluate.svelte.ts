@@ -1,13 +1,15 @@
 import { getContext, setContext } from 'svelte';
-import type { Metric, ModelBiasReport } from '../../lib/analysis/model-bias';
+import type { ModelBiasReport } from '../../lib/analysis/model-bias';
 import type { Slice, SliceResult } from '../../lib/evaluate/slices';
+import type { ClassStats } from '../../lib/evaluate/evaluate';
+import type { EvalSplit, EvaluationSummary, evaluateStored } from '../../lib/evaluate/evaluations';
 import { describeError } from '../../lib/jobs/errors';
 // Type-only: saliency.ts pulls in tfjs, which must stay out of the main thread's bundle.
 import type { SaliencyMap } from '../../lib/evaluate/saliency';
 import type { JobError, JobManager } from '../shell/jobs.svelte';
 import type { ComputeApi, DataApi, Methods } from '../shell/service-types';
 
-export type EvalSplit = 'val' | 'test';
+export type { EvalSplit };
 export const EVAL_SPLITS: readonly EvalSplit[] = ['val', 'test'];
 
 export type SaliencyMethod = 'vanilla' | 'smoothgrad' | 'gradcam';
@@ -30,35 +32,9 @@ export interface ModelInfo {
 }
 
 /** One class's one-vs-rest metrics; a metric with no samples to divide by is undefined with its reason. */
-export interface ClassMetrics {
-  /** Index into `EvaluationSummary.classes`. */
-  cls: number;
-  precision: Metric;
-  recall: Metric;
-  f1: Metric;
-  /** Samples whose true class is `cls`. */
-  support: number;
-}
-
-export interface EvaluationSummary {
-  evaluationId: string;
-  modelId: string;
-  versionId: number;
-  split: EvalSplit;
-  accuracy: Metric;
-  perClass: ClassMetrics[];
-  /** confusion[true][predicted] = count. */
-  confusion: number[][];
-  classes: string[];
-  /** Parallel columns over the evaluated samples; ids are sample ids (for getPixels). */
-  predictions: { ids: Uint32Array; predicted: Int16Array; trueLabels: Int16Array };
-}
-
-export interface EvaluateRequest {
-  modelId: string;
-  versionId: number;
-  split: EvalSplit;
-}
+export type ClassMetrics = ClassStats;
+export type { EvaluationSummary };
+export type EvaluateRequest = Parameters<typeof evaluateStored>[1];
 
 export interface ModelBiasRequest {
   attribute: string;
