@@ -3,7 +3,7 @@
  * in Node and shared by the Analyze page's state and components.
  */
 import type { SplitLeak } from '../../lib/analysis/duplicates';
-import type { Split } from '../../lib/storage/records';
+import { SPLITS, type Split } from '../../lib/storage/records';
 // remove.ts is plain TypeScript over idb: no tfjs enters the main bundle through it.
 import { resolveLeaks } from '../../lib/storage/remove';
 
@@ -11,7 +11,7 @@ export type { DuplicatesReport } from '../../lib/analysis/find-duplicates';
 import type { DuplicatesReport } from '../../lib/analysis/find-duplicates';
 
 /** Splits whose overlap is a leak; `unassigned` samples are in no evaluation. */
-const EVALUATION_SPLITS: readonly Split[] = ['train', 'val', 'test'];
+const EVALUATION_SPLITS: readonly Split[] = SPLITS.filter((s) => s !== 'unassigned');
 
 /**
  * The ids that "remove the val/test copies" deletes from these leaks: the library's rule

@@ -200,7 +200,7 @@ export function validateForm(f: TrainForm, data: DatasetFacts | null): FormResul
   if (f.modelKind === 'mobilenet-v1') {
     const w = f.widthMultiplier;
     if (!isNum(w) || !isWidthMultiplier(w)) {
-      errors.widthMultiplier = `Enter a width above 0 and at most ${MAX_WIDTH_MULTIPLIER}; 0.25 is the TinyML person-detection size.`;
+      errors.widthMultiplier = `Enter a width above 0 and at most ${MAX_WIDTH_MULTIPLIER}; ${DEFAULT_WIDTH_MULTIPLIER} is the TinyML person-detection size.`;
     }
   }
 
