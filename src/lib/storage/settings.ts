@@ -1,4 +1,7 @@
-import type { HearthDb } from './schema';
+import type { IDBPObjectStore } from 'idb';
+import type { HearthDB, HearthDb } from './schema';
+
+type SettingsStore = IDBPObjectStore<HearthDB, ['settings'], 'settings', 'readonly' | 'readwrite'>;
 import { runTx } from './tx';
 
 /** A stored setting (`forcedBackend`, UI choices…), or undefined when never set. */
@@ -26,15 +29,18 @@ export interface SettingsWriter extends SettingsReader {
   delete(key: string): Promise<void>;
 }
 
+/** The reads of a settings store opened by a transaction, read-only or read-write. */
+function readerOf(store: Pick<SettingsStore, 'get' | 'getKey'>): SettingsReader {
+  return {
+    has: async (key) => (await store.getKey(key)) !== undefined,
+    get: async <T>(key: string) => (await store.get(key))?.value as T | undefined,
+  };
+}
+
 /** Runs `body` against the settings store in one read-only transaction. */
 export async function readSettings<R>(db: HearthDb, body: (settings: SettingsReader) => Promise<R>): Promise<R> {
   const tx = db.transaction('settings', 'readonly');
-  return runTx(tx, () =>
-    body({
-      has: async (key) => (await tx.store.getKey(key)) !== undefined,
-      get: async <T>(key: string) => (await tx.store.get(key))?.value as T | undefined,
-    }),
-  );
+  return runTx(tx, () => body(readerOf(tx.store)));
 }
 
 /**
@@ -46,8 +52,7 @@ export async function updateSettings<R>(db: HearthDb, body: (settings: SettingsW
   const tx = db.transaction('settings', 'readwrite');
   return runTx(tx, () =>
     body({
-      has: async (key) => (await tx.store.getKey(key)) !== undefined,
-      get: async <T>(key: string) => (await tx.store.get(key))?.value as T | undefined,
+      ...readerOf(tx.store),
       put: async (key, value) => {
         await tx.store.put({ key, value });
       },
