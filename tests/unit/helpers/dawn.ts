@@ -15,6 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
+import { skipWithout } from './required';
 
 export type DawnSetup = { ok: true; gpu: GPU; adapterName: string } | { ok: false; reason: string };
 
@@ -76,8 +77,13 @@ async function install(): Promise<DawnSetup> {
   return { ok: true, gpu, adapterName: `${adapter.info.vendor} ${adapter.info.architecture} (${adapter.info.description})` };
 }
 
-/** Makes `navigator.gpu` a Dawn GPU; says why not when it cannot. Safe to call repeatedly. */
-export function installDawnGpu(): Promise<DawnSetup> {
+/**
+ * Makes `navigator.gpu` a Dawn GPU; says why not when it cannot, and throws instead under
+ * `npm test`, which installs Dawn's driver first (see required.ts). Safe to call repeatedly.
+ */
+export async function installDawnGpu(): Promise<DawnSetup> {
   setup ??= install();
-  return setup;
+  const result = await setup;
+  skipWithout(result.ok, 'WebGPU in Node (Dawn on SwiftShader)', result.ok ? '' : result.reason);
+  return result;
 }
