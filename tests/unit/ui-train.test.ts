@@ -16,7 +16,7 @@ import {
   softLabelText,
   stepsSummary,
 } from '../../src/ui/train/augment-view';
-import { defaultForm, formFromConfig, validateForm } from '../../src/ui/train/train-form';
+import { defaultForm, formatHyper, formFromConfig, validateForm } from '../../src/ui/train/train-form';
 
 const HASH = 'a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9';
 const AUG: RunAugmentation = {
@@ -95,5 +95,19 @@ describe('the pipeline in the training form', () => {
     const config = { epochs: 2, batchSize: 32, optimizer: { kind: 'sgd' as const, lr: 0.05, momentum: 0.9, nesterov: true }, weightDecay: 5e-4, schedule: { kind: 'constant' as const }, seed: 7 };
     expect(formFromConfig('lenet', undefined, config, 'p1')).toMatchObject({ augmentPipelineId: 'p1', seed: 7, epochs: 2 });
     expect(formFromConfig('lenet', undefined, config).augmentPipelineId).toBeNull();
+  });
+});
+
+describe('hyperparameters as people read them', () => {
+  it('rounds a scheduled learning rate to four significant digits', () => {
+    expect(formatHyper(4.933178929321103e-5)).toBe('4.933e-5');
+    expect(formatHyper(0.049331789293)).toBe('0.04933');
+  });
+
+  it('writes typed values as they were typed', () => {
+    expect(formatHyper(5e-4)).toBe('5e-4');
+    expect(formatHyper(0.05)).toBe('0.05');
+    expect(formatHyper(0.9)).toBe('0.9');
+    expect(formatHyper(0)).toBe('0');
   });
 });

@@ -250,8 +250,11 @@ export function validateForm(f: TrainForm, data: DatasetFacts | null): FormResul
 
 /** 0.05 → "0.05", 0.0005 → "5e-4": the way people write rates and decays. */
 export function formatHyper(v: number): string {
-  if (v !== 0 && Math.abs(v) < 1e-3) return v.toExponential();
-  return String(Number(v.toPrecision(4)));
+  // A scheduled learning rate is any real number: four significant digits are what a
+  // person compares ("4.933e-5", not "4.933178929321103e-5"); a typed 5e-4 stays "5e-4".
+  const rounded = Number(v.toPrecision(4));
+  if (v !== 0 && Math.abs(v) < 1e-3) return rounded.toExponential();
+  return String(rounded);
 }
 
 /** One line a person can compare between runs: "SGD lr 0.05 · m 0.9 Nesterov · batch 64 · 3 ep · cosine · wd 5e-4". */
