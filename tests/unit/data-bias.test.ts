@@ -166,6 +166,18 @@ describe('AIF360 dataset metrics', () => {
     expect(means.map((m) => m.stat)).toEqual(['brightness', 'contrast', 'saturation', 'edgeDensity', 'colourfulness']);
   });
 
+  it('names no highest or lowest group when every group has the same mean', () => {
+    const stats = createStatColumns(4);
+    const mk = (brightness: number) => ({ brightness, contrast: 0.2, colourfulness: 0, saturation: 0, dominantHue: undefined, edgeDensity: 0 });
+    [0.25, 0.75, 0.5, 0.5].forEach((v, i) => setSampleStats(stats, i, mk(v), null));
+    const means = statGroupMeans({ values: ['bright', 'dim'], codes: [0, 0, 1, 1] }, stats);
+    for (const m of means) {
+      // Brightness 0.5 = 0.5, contrast 0.2 = 0.2, saturation 0 = 0…: a difference of 0 and no "(bright − bright)".
+      expect(m.difference.value).toBe(0);
+      expect([m.highest, m.lowest]).toEqual([null, null]);
+    }
+  });
+
   it('refuses inconsistent input', () => {
     const base = { classes: ['a', 'b'], labels: [0, 1, 1], stats: null };
     expect(() => analyzeDataBias({ ...base, attributes: { g: { values: ['x'], codes: [0, 0] } } }, { seed: 1 })).toThrow(/2 values for 3 samples/);

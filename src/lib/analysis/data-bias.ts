@@ -151,7 +151,7 @@ export interface StatGroupMeans {
   groups: { group: string; n: number; mean: Metric }[];
   /** max − min of the group means, over groups with samples. */
   difference: Metric;
-  /** Groups with the highest and lowest mean (null when fewer than two groups have samples). */
+  /** Groups with the highest and lowest mean (null when fewer than two groups have samples, or every group's mean is the same). */
   highest: string | null;
   lowest: string | null;
 }
@@ -403,13 +403,17 @@ export function statGroupMeans(column: AttributeColumn, stats: SampleStatColumns
       if (!lowest || g.mean.value < lowest.m) lowest = { group: g.group, m: g.mean.value };
     }
     const withSamples = groups.filter((g) => g.n > 0).length;
-    const two = withSamples >= 2 && highest !== null && lowest !== null;
+    const hi = highest as { group: string; m: number } | null;
+    const lo = lowest as { group: string; m: number } | null;
+    const two = withSamples >= 2 && hi !== null && lo !== null;
+    // Equal means have no highest group: naming one would read "(bright − bright)".
+    const apart = two && hi.m !== lo.m;
     return {
       stat,
       groups,
-      difference: two ? defined((highest as { m: number }).m - (lowest as { m: number }).m) : undef(ONLY_ONE_GROUP_REASON),
-      highest: two ? (highest as { group: string }).group : null,
-      lowest: two ? (lowest as { group: string }).group : null,
+      difference: two ? defined(hi.m - lo.m) : undef(ONLY_ONE_GROUP_REASON),
+      highest: apart ? hi.group : null,
+      lowest: apart ? lo.group : null,
     };
   });
 }
