@@ -22,7 +22,7 @@ import { latestCheckpoint } from '../../src/lib/train/checkpoint';
 import { evaluateModel } from '../../src/lib/evaluate/evaluate';
 import { buildModel, type HearthModel, type ModelSpec } from '../../src/lib/train/models';
 import { learningRateAt, Optimizer, type ScheduleConfig } from '../../src/lib/train/optim';
-import { trainModel, type EpochMetrics, type TrainConfig } from '../../src/lib/train/train';
+import { trainModel, uniqueModelName, type EpochMetrics, type TrainConfig } from '../../src/lib/train/train';
 import { readMnistFiles } from '../helpers/mnist';
 
 const INPUT = { width: 28, height: 28, channels: 1, resize: 'stretch' } as const;
@@ -359,4 +359,12 @@ describe('trainModel', () => {
     after.forEach((w, i) => expect(Array.from(w)).toEqual(Array.from(initial[i] as Float32Array)));
     model.dispose();
   }, 60_000);
+});
+
+describe('model names', () => {
+  it('tells a second model of the same kind and version apart', () => {
+    expect(uniqueModelName('lenet on version 1', [])).toBe('lenet on version 1');
+    expect(uniqueModelName('lenet on version 1', ['lenet on version 1'])).toBe('lenet on version 1 (2)');
+    expect(uniqueModelName('lenet on version 1', ['lenet on version 1', 'lenet on version 1 (2)', 'lenet on version 2'])).toBe('lenet on version 1 (3)');
+  });
 });

@@ -16,6 +16,7 @@ import { canonicalJson } from '../data/canonical-json';
 import type { DatasetVersion, TrainHookKey, TrainRun, TrainRunConfig, TrainRunHooks, TrainRunResult } from '../storage/records';
 import { getRunOfKind, putRun as putStoredRun } from '../storage/runs';
 import type { HearthDb } from '../storage/schema';
+import { listModelRecords } from '../storage/models';
 import { getVersion } from '../storage/versions';
 import { batchCount, labeledIndices, streamBatches, type Batch } from './batches';
 import { deleteCheckpoints, loadCheckpoint, restoreWeights, saveCheckpoint, saveModel, type CheckpointId } from './checkpoint';
@@ -424,14 +425,27 @@ async function checkpointEpoch(loop: TrainLoop, epoch: number): Promise<void> {
   }
 }
 
+/**
+ * `base`, or `base (2)`, `base (3)`… when a model of the project already has that name:
+ * the Evaluate, Export and Label pickers list models by name, so two must not read alike.
+ */
+export function uniqueModelName(base: string, taken: readonly string[]): string {
+  const names = new Set(taken);
+  if (!names.has(base)) return base;
+  let k = 2;
+  while (names.has(`${base} (${k})`)) k++;
+  return `${base} (${k})`;
+}
+
 /** Saves the trained model, drops the run's checkpoints and records the run as done. */
 async function finishRun(loop: TrainLoop): Promise<TrainResult> {
   const { db, opts, version, run, history, totalSteps, backend, hookReports } = loop;
   const { model, config } = opts;
+  const taken = (await listModelRecords(db, opts.projectId)).filter((m) => m.meta.checkpointOf === undefined).map((m) => m.name);
   const modelId = await saveModel(db, {
     projectId: opts.projectId,
     runId: run.id,
-    name: `${model.spec.kind} on version ${version.number}`,
+    name: uniqueModelName(`${model.spec.kind} on version ${version.number}`, taken),
     model,
     meta: { datasetVersionId: opts.versionId, classes: version.classes, config, backend, history },
   });
