@@ -50,6 +50,12 @@ test('an ImageFolder with train/ and test/ plus a CSV of attributes lands with i
   expect(await count(page, 'import-errors')).toBe(0);
   await expect(page.getByTestId('import-error-row')).toHaveCount(0);
   expect(await count(page, 'import-csv-rows')).toBe(7);
+  // The job's title and the report count the same files, the ignored ones included, and
+  // the ignored count is one element (its list has a test id of its own).
+  const seen = await count(page, 'import-files');
+  expect(seen).toBe(14 + 1 + (await count(page, 'import-ignored')));
+  await expect(page.locator('[data-testid="job"][data-kind="import"]').first()).toContainText(`Import ${seen} files`);
+  await expect(page.locator('[data-testid="import-ignored"]')).toHaveCount(1);
   // The grid shows every sample, with its label.
   await expect(page.getByTestId('sample-cell')).toHaveCount(14);
   await expect(page.locator('[data-testid="sample-cell"][data-label="bird"]')).toHaveCount(3);
