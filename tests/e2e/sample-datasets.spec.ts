@@ -49,6 +49,13 @@ async function count(page: Page, testId: string): Promise<number> {
   return Number(await page.getByTestId(testId).getAttribute('data-count'));
 }
 
+/** Opens the jobs drawer (it opens only on request) and returns its newest sample-dataset job. */
+async function openLoadJob(page: Page): Promise<Locator> {
+  await page.getByTestId('jobs-toggle').click();
+  await expect(page.getByTestId('jobs-drawer')).toBeVisible();
+  return loadJob(page);
+}
+
 /** The newest sample-dataset job in the jobs drawer. */
 function loadJob(page: Page): Locator {
   return page.locator('[data-testid="job"][data-kind="sample-dataset"]').first();
@@ -93,8 +100,8 @@ test('a new user loads MNIST-LT in one click and browses it with the right count
 
   await page.getByTestId('load-sample-mnist-lt').click();
   await expect(page.getByTestId('load-sample-mnist-lt')).toBeDisabled();
-  // The job shows itself in the drawer and its progress moves through the samples.
-  const job = loadJob(page);
+  // The job is in the drawer, and its progress moves through the samples.
+  const job = await openLoadJob(page);
   await expect(job).toContainText(`Load ${LT.name}`);
   await waitForWritten(job, FIRST_BATCH);
   const bar = job.getByRole('progressbar');
@@ -120,7 +127,7 @@ test('a new user loads MNIST-LT in one click and browses it with the right count
 test('a cancelled load says how far it got and continues into the same project', async ({ page }) => {
   await page.goto('/');
   await page.getByTestId('load-sample-mnist-lt').click();
-  const job = loadJob(page);
+  const job = await openLoadJob(page);
   await waitForWritten(job, FIRST_BATCH);
   await job.getByTestId('job-cancel').click();
   await expect(job).toHaveAttribute('data-status', 'cancelled');
