@@ -10,6 +10,7 @@ import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-si
 import wasmThreadedSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { chooseFastest, describeWebGpuAdapter, probeBackends, useBackend, type BackendName, type BackendReport, type ProbeOptions } from '$lib/compute/backends';
 import { configureWasmPaths, tf } from '$lib/compute/register';
+import { fingerprintOf, loadCachedProbe, saveProbe, type CachedProbe, type DeviceFingerprint } from '$lib/compute/probe-cache';
 import type { Slice } from '$lib/evaluate/slices';
 import {
   evaluateStored,
@@ -47,6 +48,10 @@ export interface ComputeState {
   active: BackendName;
   /** The latest probe, empty when a forced start skipped it. */
   reports: BackendReport[];
+  /** When `reports` were measured; null without reports. */
+  measuredAt: number | null;
+  /** True when `reports` were measured in an earlier visit on this browser and device (probe-cache.ts). */
+  reused: boolean;
 }
 
 export interface StartOptions {
@@ -63,15 +68,37 @@ const modelCache = new ModelCache();
 type MetricsFn = (m: StepMetrics | EpochMetrics) => void;
 let started: Promise<ComputeState> | null = null;
 
+async function deviceFingerprint(): Promise<DeviceFingerprint> {
+  return fingerprintOf(navigator, await describeWebGpuAdapter());
+}
+
+/** Measures every backend and keeps the result for this browser and device. */
+async function measure(opts: Pick<ProbeOptions, 'names' | 'timeBudgetMs'>): Promise<CachedProbe> {
+  const reports = await probeBackends(opts);
+  // A partial probe (some backends only) is not what a later start can choose from.
+  if (opts.names !== undefined) return { fingerprint: await deviceFingerprint(), measuredAt: Date.now(), reports };
+  return saveProbe(await db(), await deviceFingerprint(), reports, Date.now());
+}
+
 async function begin(opts: StartOptions): Promise<ComputeState> {
   if (opts.force) {
     await useBackend(opts.force);
-    return (state = { active: opts.force, reports: [] });
+    return (state = { active: opts.force, reports: [], measuredAt: null, reused: false });
   }
-  const reports = await probeBackends({ timeBudgetMs: opts.timeBudgetMs });
-  const active = chooseFastest(reports);
+  const cached = await loadCachedProbe(await db(), await deviceFingerprint()).catch(() => null);
+  if (cached) {
+    const active = chooseFastest(cached.reports);
+    try {
+      await useBackend(active);
+      return (state = { active, reports: cached.reports, measuredAt: cached.measuredAt, reused: true });
+    } catch {
+      // The backend that measured fastest no longer starts: measure again.
+    }
+  }
+  const probe = await measure({ timeBudgetMs: opts.timeBudgetMs });
+  const active = chooseFastest(probe.reports);
   await useBackend(active);
-  return (state = { active, reports });
+  return (state = { active, reports: probe.reports, measuredAt: probe.measuredAt, reused: false });
 }
 
 const api = {
@@ -89,7 +116,8 @@ const api = {
   /** Measure again; the active backend stays as it is. */
   async probe(opts: Pick<ProbeOptions, 'names' | 'timeBudgetMs'> = {}): Promise<ComputeState> {
     const current = await api.current();
-    return (state = { ...current, reports: await probeBackends(opts) });
+    const probe = await measure(opts);
+    return (state = { ...current, reports: probe.reports, measuredAt: probe.measuredAt, reused: false });
   },
   async use(name: BackendName): Promise<ComputeState> {
     const current = await api.current();

@@ -21,6 +21,10 @@ export interface ComputeClientState {
   active: BackendName | null;
   /** The latest probe; empty when a forced start skipped it. */
   reports: readonly BackendReport[];
+  /** When `reports` were measured; null without reports. */
+  measuredAt: number | null;
+  /** True when the start reused an earlier visit's measurement on this browser and device. */
+  reused: boolean;
   /** The last error, as a plain `{name, message}` for the UI. */
   error: { name: string; message: string } | null;
   /** Deaths since the last call that succeeded. */
@@ -43,7 +47,7 @@ function createComputeWorker(): Worker {
 type Listener = (state: ComputeClientState) => void;
 
 export class ComputeClient {
-  #state: ComputeClientState = { status: 'starting', active: null, reports: [], error: null, consecutiveDeaths: 0 };
+  #state: ComputeClientState = { status: 'starting', active: null, reports: [], measuredAt: null, reused: false, error: null, consecutiveDeaths: 0 };
   readonly #listeners = new Set<Listener>();
   readonly #options: ComputeClientOptions;
   readonly #owner: WorkerOwner<ComputeApi>;
@@ -86,7 +90,8 @@ export class ComputeClient {
     this.#startupReportsUnused = false;
     if (unused && opts.names === undefined && opts.timeBudgetMs === undefined) {
       const started = await this.#started.catch(() => null);
-      if (started && started.reports.length > 0) return [...started.reports];
+      // Reused measurements are an earlier visit's: asking to measure means measure now.
+      if (started && started.reports.length > 0 && !started.reused) return [...started.reports];
     }
     const state = await this.#owner.call((r) => r.probe(opts));
     this.#apply(state);
@@ -152,7 +157,7 @@ export class ComputeClient {
   }
 
   #apply(state: ComputeState): void {
-    this.#set({ status: 'ready', active: state.active, reports: state.reports, error: null });
+    this.#set({ status: 'ready', active: state.active, reports: state.reports, measuredAt: state.measuredAt, reused: state.reused, error: null });
   }
 
   #set(patch: Partial<ComputeClientState>): void {

@@ -50,3 +50,23 @@ test('forcing each available backend switches to it, and the choice survives a r
   await page.getByTestId('rail-compute').click();
   await expect(page.getByTestId('backend-active')).toHaveText('cpu', { timeout: PROBE_TIMEOUT_MS });
 });
+
+test('the measurement is kept for this browser and device: a reload reuses it at once, and Measure again measures', async ({ page }) => {
+  await openCompute(page);
+  await expect(page.getByTestId('probe-source')).toHaveAttribute('data-reused', 'false');
+  const rates: Record<string, string | null> = {};
+  for (const name of BACKENDS) rates[name] = await page.getByTestId(`backend-rate-${name}`).getAttribute('data-img-per-sec');
+  const active = await page.getByTestId('backend-active').textContent();
+
+  await page.reload();
+  await page.getByTestId('rail-compute').click();
+  // The same numbers, from the earlier measurement, and the same choice.
+  await expect(page.getByTestId('probe-source')).toHaveAttribute('data-reused', 'true', { timeout: PROBE_TIMEOUT_MS });
+  for (const name of BACKENDS) {
+    await expect(page.getByTestId(`backend-rate-${name}`), name).toHaveAttribute('data-img-per-sec', rates[name] ?? '');
+  }
+  await expect(page.getByTestId('backend-active')).toHaveText(active ?? '');
+
+  await page.getByRole('button', { name: 'Measure again' }).click();
+  await expect(page.getByTestId('probe-source')).toHaveAttribute('data-reused', 'false', { timeout: PROBE_TIMEOUT_MS });
+});

@@ -33,6 +33,9 @@ export interface ComputeService {
 export class ComputeState {
   status = $state<ComputeStatus>('starting');
   reports = $state.raw<readonly BackendReport[]>([]);
+  /** When the reports were measured, and whether this visit reused them from an earlier one. */
+  measuredAt = $state<number | null>(null);
+  reused = $state(false);
   active = $state<BackendName | null>(null);
   forced = $state<BackendName | null>(null);
   probing = $state(false);
@@ -53,7 +56,11 @@ export class ComputeState {
       this.status = s.status;
       this.active = s.active;
       // A forced start skips the probe and reports nothing; keep earlier measurements then.
-      if (s.reports.length > 0) this.reports = s.reports;
+      if (s.reports.length > 0) {
+        this.reports = s.reports;
+        this.measuredAt = s.measuredAt;
+        this.reused = s.reused;
+      }
       this.error = s.error;
     });
   }
