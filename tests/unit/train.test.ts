@@ -257,6 +257,26 @@ describe('trainModel', () => {
     model.dispose();
   }, 90_000);
 
+  it('validates on a stratified hold-out of train when the version has no validation split, and records it', async () => {
+    const noVal = await makeProject('no-val', { train: 200, val: 0, test: 0 });
+    const model = buildModel(spec(3));
+    const config: TrainConfig = { ...MNIST_CONFIG, epochs: 1, batchSize: 32, holdout: { fraction: 0.1 } };
+    const epochs: EpochMetrics[] = [];
+    const result = await trainModel(db, {
+      projectId: noVal.projectId,
+      versionId: noVal.versionId,
+      model,
+      config,
+      onMetrics: (m) => void (m.kind === 'epoch' && epochs.push(m)),
+    });
+    // 200 training images, 10 % of each class held out: 20 validate, 180 train.
+    expect(result.steps).toBe(Math.ceil(180 / 32));
+    expect(epochs[0]?.valAccuracy).not.toBeNull();
+    const run = await getRunOfKind(db, result.runId, 'train');
+    expect(run?.config.train.holdout).toEqual({ fraction: 0.1 });
+    model.dispose();
+  }, 60_000);
+
   const smallConfig: TrainConfig = {
     epochs: 3,
     batchSize: 32,

@@ -90,6 +90,12 @@ export interface TrainConfig {
   seed: number;
   /** Validate every this many epochs (and always after the last); default 1. */
   valEvery?: number;
+  /**
+   * With no validation split in the version: this share of each class's labelled training
+   * samples is held out for validation (seeded by `seed`, train/holdout.ts). Ignored when
+   * the version has validation samples. Absent: no hold-out.
+   */
+  holdout?: { fraction: number };
 }
 
 export interface EpochMetrics {

@@ -17,6 +17,8 @@ export const MAX_WIDTH_MULTIPLIER = 4;
 
 /** The form's ceilings: a longer run or a larger batch is a typo, not a plan, in a browser. */
 export const MAX_EPOCHS = 500;
+/** The share of the training samples held out for validation when a version has no validation split. */
+export const DEFAULT_HOLDOUT_FRACTION = 0.1;
 export const MAX_BATCH_SIZE = 1024;
 /** Above this every optimizer here diverges on normalised pixels. */
 export const MAX_LR = 10;

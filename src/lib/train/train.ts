@@ -17,6 +17,7 @@ import type { DatasetVersion, TrainHookKey, TrainRun, TrainRunConfig, TrainRunHo
 import { getRunOfKind, putRun as putStoredRun } from '../storage/runs';
 import type { HearthDb } from '../storage/schema';
 import { listModelRecords } from '../storage/models';
+import { stratifiedHoldout } from './holdout';
 import { getVersion } from '../storage/versions';
 import { batchCount, labeledIndices, streamBatches, type Batch } from './batches';
 import { deleteCheckpoints, loadCheckpoint, restoreWeights, saveCheckpoint, saveModel, type CheckpointId } from './checkpoint';
@@ -214,6 +215,11 @@ async function loadTrainingSplits(db: HearthDb, opts: TrainOptions): Promise<{ v
     throw new InvalidInputError(`Dataset version ${version.number} has no labeled training samples: label some samples and put them in the train split.`);
   }
   const valIndices = labeledIndices(version, 'val');
+  const { holdout } = opts.config;
+  if (valIndices.length === 0 && holdout) {
+    const split = stratifiedHoldout(trainIndices, version.labels, holdout.fraction, opts.config.seed);
+    return { version, trainIndices: split.train, valIndices: split.val };
+  }
   return { version, trainIndices, valIndices };
 }
 

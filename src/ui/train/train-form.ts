@@ -12,6 +12,7 @@ import type { TrainConfig } from '../../lib/train/train';
 import {
   ADAM_DEFAULTS,
   DEFAULT_SEED,
+  DEFAULT_HOLDOUT_FRACTION,
   DEFAULT_WIDTH_MULTIPLIER,
   isMomentum,
   isStepEvery,
@@ -64,6 +65,8 @@ export interface TrainForm {
   seed: NumberField;
   /** A saved augmentation pipeline of the project, or null for none. */
   augmentPipelineId: string | null;
+  /** With no validation split: hold out DEFAULT_HOLDOUT_FRACTION of train, stratified (on by default). */
+  holdout: boolean;
 }
 
 export type FormErrors = Partial<Record<keyof TrainForm, string>>;
@@ -74,6 +77,8 @@ export interface DatasetFacts {
   trainCount: number;
   /** Ids of the project's saved augmentation pipelines, when known. */
   pipelineIds?: readonly string[];
+  /** Labeled samples in the val split; 0 offers the hold-out. */
+  valCount?: number;
 }
 
 export const MODEL_INFO: Record<ModelKind, { label: string; blurb: string }> = {
@@ -112,6 +117,7 @@ export function defaultForm(kind: ModelKind, seed: NumberField = DEFAULT_SEED): 
     warmupEpochs: d.warmupEpochs,
     seed,
     augmentPipelineId: null,
+    holdout: true,
   };
 }
 
@@ -127,6 +133,7 @@ export function optimizerDefaults(kind: OptimizerKind): { lr: number; weightDeca
 export function formFromConfig(kind: ModelKind, widthMultiplier: number | undefined, config: TrainConfig, augmentPipelineId: string | null = null): TrainForm {
   const form = defaultForm(kind, config.seed);
   form.augmentPipelineId = augmentPipelineId;
+  form.holdout = config.holdout !== undefined;
   form.widthMultiplier = widthMultiplier ?? DEFAULT_WIDTH_MULTIPLIER;
   form.epochs = config.epochs;
   form.batchSize = config.batchSize;
@@ -245,7 +252,10 @@ export function validateForm(f: TrainForm, data: DatasetFacts | null): FormResul
       ? { kind: f.modelKind, widthMultiplier: f.widthMultiplier }
       : { kind: f.modelKind };
   const augmentation = f.augmentPipelineId === null ? null : { pipelineId: f.augmentPipelineId };
-  return { ok: true, model, config: { epochs, batchSize, optimizer, weightDecay, schedule, seed }, augmentation };
+  const config: TrainConfig = { epochs, batchSize, optimizer, weightDecay, schedule, seed };
+  // Only a version without validation samples holds part of train out; the run records it.
+  if (f.holdout && data?.valCount === 0) config.holdout = { fraction: DEFAULT_HOLDOUT_FRACTION };
+  return { ok: true, model, config, augmentation };
 }
 
 /** 0.05 → "0.05", 0.0005 → "5e-4": the way people write rates and decays. */
