@@ -7,7 +7,7 @@ import { expose, transfer } from 'comlink';
 import type { ProgressFn } from '../src/lib/jobs/progress';
 import { openHearthDb, type HearthDb } from '../src/lib/storage/schema';
 import { createProject, deleteProject, getProject, listProjects } from '../src/lib/storage/projects';
-import { getPixels, getSampleMeta } from '../src/lib/storage/samples';
+import { getPixels, getSampleMeta, landedSamples } from '../src/lib/storage/samples';
 import {
   filterVersion,
   getVersion,
@@ -91,6 +91,8 @@ const api = {
   },
   getSampleMeta: async (id: number) => getSampleMeta(await db(), id),
   getPixels: async (ids: number[]) => getPixels(await db(), ids),
+  /** The project's sample count and newest samples: an import's progress as samples land. */
+  landedSamples: async (projectId: string, limit: number) => landedSamples(await db(), projectId, limit),
   sampleDatasets: () =>
     SAMPLE_DATASETS.map((d) => ({ id: d.id, name: d.name, description: d.description, samples: d.samples })),
   /** `projectId` lets the caller know the project before the load makes it (to follow and resume it). */

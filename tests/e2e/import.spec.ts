@@ -143,3 +143,20 @@ test('a reload mid-import resumes with no sample lost or duplicated', async ({ p
   await expect(page.getByTestId('count-total')).toHaveAttribute('data-count', String(N), { timeout: 60_000 });
   for (let c = 0; c < 4; c++) expect(await count(page, `count-label-c${c}`)).toBe(N / 4);
 });
+
+test('the Data page shows a running import with its progress and the samples as they land', async ({ page }) => {
+  test.setTimeout(300_000);
+  await page.setViewportSize({ width: 1400, height: 900 });
+  await newProject(page, 'Landing', /28×28 gray/);
+  await page.getByTestId('import-folder-input').setInputFiles(makePngFolder(1500));
+  const landing = page.getByTestId('import-landing');
+  await expect(landing.getByTestId('import-progress')).toBeVisible();
+  // Decoded samples show while the import still runs, and "No samples yet" does not.
+  await expect(landing.getByTestId('landed-count')).toHaveAttribute('data-count', /^[1-9]\d*$/, { timeout: 120_000 });
+  await expect(landing.getByTestId('landed-thumb').first()).toBeVisible();
+  await expect(page.getByTestId('no-samples')).toHaveCount(0);
+  await page.screenshot({ path: test.info().outputPath('data-mid-import.png') });
+  await lastImportDone(page);
+  await expect(landing).toHaveCount(0);
+  await expect(page.getByTestId('count-total')).toHaveAttribute('data-count', '1500');
+});

@@ -183,6 +183,22 @@ export async function getPixelRecords(db: HearthDb, ids: number[], missing: (id:
   );
 }
 
+/** What an import has landed so far: the project's sample count and its newest samples, newest first. */
+export async function landedSamples(db: HearthDb, projectId: string, limit: number): Promise<{ count: number; newest: SampleMeta[] }> {
+  const tx = db.transaction('samples', 'readonly');
+  const index = tx.store.index('by-project');
+  return runTx(tx, async () => {
+    const newest: SampleMeta[] = [];
+    // The index orders a project's samples by id, which grows as samples land.
+    let cursor = await index.openCursor(IDBKeyRange.only(projectId), 'prev');
+    while (cursor && newest.length < limit) {
+      newest.push(cursor.value);
+      cursor = await cursor.continue();
+    }
+    return { count: await index.count(projectId), newest };
+  });
+}
+
 export async function countSamples(db: HearthDb, projectId: string): Promise<number> {
   return db.countFromIndex('samples', 'by-project', projectId);
 }

@@ -69,6 +69,8 @@ export class StudioState {
   readonly getSampleMeta: Called<DataApi['getSampleMeta']> = (id) => this.data.getSampleMeta(id);
   /** Sample pixels (HWC uint8), for thumbnails and the inspector. */
   readonly getPixels: Called<DataApi['getPixels']> = (ids) => this.data.getPixels(ids);
+  /** The project's sample count and newest samples, while an import decodes them. */
+  readonly landedSamples: Called<DataApi['landedSamples']> = (projectId, limit) => this.data.landedSamples(projectId, limit);
 
   /** Loads projects, opens the last one, and resumes imports a reload interrupted. */
   async init(): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * Thumbnails for the Analyze page's small image lists (duplicate groups): one getPixels
+ * Thumbnails for small image lists (Analyze's duplicate groups, the samples an import has landed): one getPixels
  * call per batch of ids not yet cached, a byte-bounded cache shared by the lists, and a
  * `draw(id)` attachment that repaints when pixels land.
  */
