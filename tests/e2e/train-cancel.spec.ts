@@ -12,9 +12,13 @@ test('a training run cancelled mid-run is recorded as cancelled, and the next ru
   await page.getByTestId('rail-train').click();
   await page.getByTestId('train-model-lenet').click();
   await page.getByTestId('train-field-epochs').fill('200');
+  // The run must still be training when Cancel is clicked: no early stop.
+  await page.getByTestId('train-field-earlyStop').uncheck();
   await page.getByTestId('train-start').click();
   await expect(page.getByTestId('train-progress')).toHaveAttribute('data-epoch', /^([2-9]|\d\d+)$/, { timeout: 180_000 });
 
+  // The live status reports the training throughput.
+  await expect(page.getByTestId('train-throughput')).toHaveAttribute('data-value', /^[1-9]\d*$/);
   await page.getByTestId('train-cancel').click();
   const run = page.getByTestId('train-run').first();
   await expect(run).toHaveAttribute('data-status', 'cancelled', { timeout: 60_000 });

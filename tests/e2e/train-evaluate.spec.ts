@@ -14,6 +14,8 @@ async function startTraining(page: Page, epochs: number): Promise<void> {
   await page.getByTestId('rail-train').click();
   await page.getByTestId('train-model-lenet').click();
   await page.getByTestId('train-field-epochs').fill(String(epochs));
+  // Every epoch is wanted here (the curves are counted), so no early stop.
+  await page.getByTestId('train-field-earlyStop').uncheck();
   await page.getByTestId('train-start').click();
 }
 

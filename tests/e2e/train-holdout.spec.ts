@@ -16,6 +16,10 @@ test('with no validation split, the run holds out part of train for validation u
   await expect(notice).toContainText('no validation split');
   await expect(notice.getByTestId('holdout-toggle')).toBeChecked();
   await page.screenshot({ path: test.info().outputPath('train-no-validation.png') });
+  // The default epochs come from the dataset: 300 images in batches of 64 take 5 steps an
+  // epoch, so the step target asks for more than the cap of 50.
+  await expect(page.getByTestId('train-field-epochs')).toHaveValue('50');
+  await expect(page.locator('#train-epochs-note')).toContainText('50 epochs for 300 training images');
 
   await page.getByTestId('train-field-epochs').fill('2');
   await page.getByTestId('train-start').click();
@@ -32,4 +36,15 @@ test('with no validation split, the run holds out part of train for validation u
   await expect(page.getByTestId('train-run').first()).toHaveAttribute('data-status', 'done', { timeout: 180_000 });
   await expect(accuracy.locator('[data-series="val"]')).toHaveAttribute('data-points', '0');
   await expect(page.locator('.key.val')).toHaveCount(0);
+
+  // Held out again, with the suggested epochs and a patience of 1: the run stops when the
+  // validation loss first fails to improve, and says so.
+  await notice.getByTestId('holdout-toggle').check();
+  await page.getByTestId('train-field-epochs').fill('50');
+  await page.getByTestId('train-field-patience').fill('1');
+  await page.getByTestId('train-start').click();
+  await expect(page.getByTestId('train-run')).toHaveCount(3);
+  await expect(page.getByTestId('train-run').first()).toHaveAttribute('data-status', 'done', { timeout: 240_000 });
+  await expect(page.getByTestId('train-done')).toHaveAttribute('data-stopped-early', 'true');
+  await expect(page.getByTestId('train-done')).toContainText(/Stopped early after epoch \d+ of 50/);
 });

@@ -257,6 +257,33 @@ describe('trainModel', () => {
     model.dispose();
   }, 90_000);
 
+  it('stops early when the validation loss stops improving, records it, and reports throughput per step', async () => {
+    const model = buildModel(spec(5));
+    const config: TrainConfig = { ...MNIST_CONFIG, epochs: 40, batchSize: 32, schedule: { kind: 'constant' }, earlyStop: { patience: 2 } };
+    const rates: number[] = [];
+    const result = await trainModel(db, {
+      projectId: small.projectId,
+      versionId: small.versionId,
+      model,
+      config,
+      onMetrics: (m) => void (m.kind === 'step' && rates.push(m.imgPerSec)),
+    });
+    expect(result.stoppedEarly).not.toBeNull();
+    const { afterEpoch, bestEpoch } = result.stoppedEarly as { afterEpoch: number; bestEpoch: number };
+    expect(result.history).toHaveLength(afterEpoch + 1);
+    expect(afterEpoch).toBeLessThan(39);
+    expect(afterEpoch - bestEpoch).toBe(2);
+    const best = result.history[bestEpoch]?.valLoss as number;
+    for (const m of result.history.slice(bestEpoch + 1)) expect(m.valLoss).toBeGreaterThanOrEqual(best);
+    expect(result.steps).toBe((afterEpoch + 1) * Math.ceil(256 / 32));
+    const run = await getRunOfKind(db, result.runId, 'train');
+    expect(run?.status).toBe('done');
+    expect(run?.result?.stoppedEarly).toEqual(result.stoppedEarly);
+    expect(rates.length).toBeGreaterThan(0);
+    for (const r of rates) expect(r).toBeGreaterThan(0);
+    model.dispose();
+  }, 120_000);
+
   it('validates on a stratified hold-out of train when the version has no validation split, and records it', async () => {
     const noVal = await makeProject('no-val', { train: 200, val: 0, test: 0 });
     const model = buildModel(spec(3));

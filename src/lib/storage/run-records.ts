@@ -61,6 +61,8 @@ export type TrainRunResult = {
   final?: EpochMetrics | null;
   steps?: number;
   error?: { name: string; message: string } | null;
+  /** Set when early stopping ended the run: after which epoch (0-based), and the epoch with the best validation loss. */
+  stoppedEarly?: { afterEpoch: number; bestEpoch: number } | null;
 } & { [K in TrainHookKey]?: TrainRunHooks[K]['report'] };
 
 /** An evaluation as stored: its summary, plus the data unit tests' results once run on it. */

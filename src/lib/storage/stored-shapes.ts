@@ -96,6 +96,12 @@ export interface TrainConfig {
    * the version has validation samples. Absent: no hold-out.
    */
   holdout?: { fraction: number };
+  /**
+   * Stop once the validation loss has not improved for `patience` validated epochs in a
+   * row (Keras' EarlyStopping on val_loss, min_delta 0; the last weights are kept). Needs
+   * validation samples; absent: train every epoch.
+   */
+  earlyStop?: { patience: number };
 }
 
 export interface EpochMetrics {

@@ -59,6 +59,8 @@ export interface TrainRunSummary {
   augmentation: RunAugmentation | null;
   /** What the augmentation did so far: which path ran, CPU fallbacks (updated every epoch). */
   augmentationReport: AugmentationReport | null;
+  /** Set when early stopping ended the run: after which epoch, and the best one (0-based). */
+  stoppedEarly: { afterEpoch: number; bestEpoch: number } | null;
 }
 
 export interface RunJobOptions {
@@ -142,6 +144,7 @@ export async function summarizeRun(db: HearthDb, record: RunRecord): Promise<Tra
     error: result.error ?? null,
     augmentation,
     augmentationReport: augmentation ? (result.augmentation ?? null) : null,
+    stoppedEarly: result.stoppedEarly ?? null,
   };
 }
 

@@ -19,6 +19,38 @@ export const MAX_WIDTH_MULTIPLIER = 4;
 export const MAX_EPOCHS = 500;
 /** The share of the training samples held out for validation when a version has no validation split. */
 export const DEFAULT_HOLDOUT_FRACTION = 0.1;
+/**
+ * Default epochs: a first run should take enough optimiser steps to learn (TARGET_STEPS;
+ * a user's 300-image dataset reached 24 % test accuracy in 3 epochs, 67 % in 20) without
+ * running past a time budget when a finished run of the same model has measured the
+ * throughput; early stopping ends it sooner once validation stops improving.
+ */
+export const TARGET_STEPS = 600;
+export const MIN_DEFAULT_EPOCHS = 3;
+export const MAX_DEFAULT_EPOCHS = 50;
+export const EPOCH_TIME_BUDGET_S = 60;
+
+export interface EpochSuggestion {
+  epochs: number;
+  /** Why, in words for the form's hint. */
+  reason: string;
+}
+
+export function suggestEpochs(trainCount: number, batchSize: number, imgPerSec: number | null, budgetS = EPOCH_TIME_BUDGET_S): EpochSuggestion {
+  const stepsPerEpoch = Math.max(1, Math.ceil(trainCount / Math.max(1, batchSize)));
+  const bySteps = Math.ceil(TARGET_STEPS / stepsPerEpoch);
+  const byTime = imgPerSec !== null && imgPerSec > 0 && trainCount > 0 ? Math.floor((budgetS * imgPerSec) / trainCount) : Infinity;
+  const epochs = Math.min(MAX_DEFAULT_EPOCHS, Math.max(MIN_DEFAULT_EPOCHS, Math.min(bySteps, byTime)));
+  const seconds = imgPerSec !== null && imgPerSec > 0 ? Math.round((epochs * trainCount) / imgPerSec) : null;
+  const reason =
+    `${epochs} epochs for ${trainCount} training images: about ${epochs * stepsPerEpoch} steps` +
+    (seconds !== null ? ` and ${seconds} s at the ${Math.round(imgPerSec as number)} img/s the last run measured` : '') +
+    '; early stopping ends sooner when validation stops improving.';
+  return { epochs, reason };
+}
+
+/** Validated epochs without a better validation loss before a run stops early (Keras' common choice). */
+export const DEFAULT_PATIENCE = 5;
 export const MAX_BATCH_SIZE = 1024;
 /** Above this every optimizer here diverges on normalised pixels. */
 export const MAX_LR = 10;

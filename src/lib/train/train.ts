@@ -37,6 +37,8 @@ export interface StepMetrics {
   loss: number;
   accuracy: number;
   lr: number;
+  /** Training images per second in this epoch so far (hook and optimiser steps included). */
+  imgPerSec: number;
 }
 
 /** What the hook sees of one training step. */
@@ -108,6 +110,8 @@ export interface TrainResult {
   history: EpochMetrics[];
   backend: string;
   steps: number;
+  /** Set when early stopping ended the run before its last epoch. */
+  stoppedEarly: EarlyStop | null;
 }
 
 /** Step metrics are read back (a GPU sync) at most this often. */
@@ -125,6 +129,10 @@ function validateConfig(config: TrainConfig): void {
   if (!Number.isInteger(config.seed)) throw new InvalidInputError(`The seed must be an integer, got ${config.seed}.`);
   const valEvery = config.valEvery ?? 1;
   if (!(Number.isInteger(valEvery) && valEvery >= 1)) throw new InvalidInputError(`Validate every 1 or more whole epochs, got ${valEvery}.`);
+  const patience = config.earlyStop?.patience;
+  if (patience !== undefined && !(Number.isInteger(patience) && patience >= 1)) {
+    throw new InvalidInputError(`Early stopping waits a whole number of epochs, at least 1 (got ${patience}).`);
+  }
   validateOptimization(config.optimizer, config.schedule, config.weightDecay);
 }
 
@@ -188,8 +196,13 @@ export async function trainModel(db: HearthDb, opts: TrainOptions): Promise<Trai
   };
 
   try {
-    for (let epoch = startEpoch; epoch < config.epochs; epoch++) await trainEpoch(loop, epoch);
-    return await finishRun(loop);
+    let stoppedEarly: EarlyStop | null = null;
+    for (let epoch = startEpoch; epoch < config.epochs && !stoppedEarly; epoch++) {
+      await trainEpoch(loop, epoch);
+      stoppedEarly = earlyStopAfter(loop.history, config.earlyStop?.patience);
+      if (stoppedEarly) progress.report(totalSteps, totalSteps, `Stopped early after epoch ${epoch + 1}: validation loss last improved in epoch ${stoppedEarly.bestEpoch + 1}`, true);
+    }
+    return await finishRun(loop, stoppedEarly);
   } catch (err) {
     await recordFailure(loop, err);
     throw err;
@@ -366,6 +379,7 @@ async function trainBatches(loop: TrainLoop, epoch: number, sums: EpochSums): Pr
   let seen = 0;
   let step = epoch * stepsPerEpoch;
   let lr = 0;
+  const startMs = performance.now();
   for await (const batch of streamBatches(db, version, {
     indices: trainIndices,
     batchSize: config.batchSize,
@@ -385,7 +399,8 @@ async function trainBatches(loop: TrainLoop, epoch: number, sums: EpochSums): Pr
     if (opts.onMetrics && now - loop.lastStepReportMs >= STEP_METRICS_INTERVAL_MS) {
       loop.lastStepReportMs = now;
       const [l, c] = await Promise.all([loss.data(), correct.data()]);
-      opts.onMetrics({ kind: 'step', epoch, step, totalSteps, loss: l[0] as number, accuracy: (c[0] as number) / n, lr });
+      const imgPerSec = seen / Math.max((now - startMs) / 1000, 1e-3);
+      opts.onMetrics({ kind: 'step', epoch, step, totalSteps, loss: l[0] as number, accuracy: (c[0] as number) / n, lr, imgPerSec });
     }
     tf.dispose([loss, correct]);
     step++;
@@ -443,9 +458,37 @@ export function uniqueModelName(base: string, taken: readonly string[]): string 
   return `${base} (${k})`;
 }
 
+export interface EarlyStop {
+  afterEpoch: number;
+  bestEpoch: number;
+}
+
+/**
+ * Whether to stop after the last epoch of `history`: the validation loss has not improved
+ * on its best for `patience` validated epochs (epochs without validation do not count).
+ * Read from the history, so a resumed run stops where an uninterrupted one would.
+ */
+export function earlyStopAfter(history: readonly EpochMetrics[], patience: number | undefined): EarlyStop | null {
+  if (patience === undefined) return null;
+  let best: EpochMetrics | null = null;
+  let since = 0;
+  for (const m of history) {
+    if (m.valLoss === null || !Number.isFinite(m.valLoss)) continue;
+    if (best === null || (m.valLoss as number) < (best.valLoss as number)) {
+      best = m;
+      since = 0;
+    } else {
+      since++;
+    }
+  }
+  const last = history.at(-1);
+  return best && last && since >= patience ? { afterEpoch: last.epoch, bestEpoch: best.epoch } : null;
+}
+
 /** Saves the trained model, drops the run's checkpoints and records the run as done. */
-async function finishRun(loop: TrainLoop): Promise<TrainResult> {
-  const { db, opts, version, run, history, totalSteps, backend, hookReports } = loop;
+async function finishRun(loop: TrainLoop, stoppedEarly: EarlyStop | null): Promise<TrainResult> {
+  const { db, opts, version, run, history, stepsPerEpoch, backend, hookReports } = loop;
+  const steps = history.length * stepsPerEpoch;
   const { model, config } = opts;
   const taken = (await listModelRecords(db, opts.projectId)).filter((m) => m.meta.checkpointOf === undefined).map((m) => m.name);
   const modelId = await saveModel(db, {
@@ -461,9 +504,9 @@ async function finishRun(loop: TrainLoop): Promise<TrainResult> {
     ...run,
     status: 'done',
     finishedAt: Date.now(),
-    result: hookReports.withReport({ ...run.result, modelId, history, final: last ?? null, steps: totalSteps }),
+    result: hookReports.withReport({ ...run.result, modelId, history, final: last ?? null, steps, stoppedEarly }),
   });
-  return { runId: run.id, modelId, history, backend, steps: totalSteps };
+  return { runId: run.id, modelId, history, backend, steps, stoppedEarly };
 }
 
 /** Records the run as cancelled or failed, with the epochs it finished. */

@@ -13,6 +13,7 @@ import {
   ADAM_DEFAULTS,
   DEFAULT_SEED,
   DEFAULT_HOLDOUT_FRACTION,
+  DEFAULT_PATIENCE,
   DEFAULT_WIDTH_MULTIPLIER,
   isMomentum,
   isStepEvery,
@@ -67,6 +68,9 @@ export interface TrainForm {
   augmentPipelineId: string | null;
   /** With no validation split: hold out DEFAULT_HOLDOUT_FRACTION of train, stratified (on by default). */
   holdout: boolean;
+  /** Stop when the validation loss has not improved for `patience` epochs (on by default; needs validation). */
+  earlyStop: boolean;
+  patience: NumberField;
 }
 
 export type FormErrors = Partial<Record<keyof TrainForm, string>>;
@@ -118,6 +122,8 @@ export function defaultForm(kind: ModelKind, seed: NumberField = DEFAULT_SEED): 
     seed,
     augmentPipelineId: null,
     holdout: true,
+    earlyStop: true,
+    patience: DEFAULT_PATIENCE,
   };
 }
 
@@ -134,6 +140,8 @@ export function formFromConfig(kind: ModelKind, widthMultiplier: number | undefi
   const form = defaultForm(kind, config.seed);
   form.augmentPipelineId = augmentPipelineId;
   form.holdout = config.holdout !== undefined;
+  form.earlyStop = config.earlyStop !== undefined;
+  if (config.earlyStop) form.patience = config.earlyStop.patience;
   form.widthMultiplier = widthMultiplier ?? DEFAULT_WIDTH_MULTIPLIER;
   form.epochs = config.epochs;
   form.batchSize = config.batchSize;
@@ -204,6 +212,9 @@ export function validateForm(f: TrainForm, data: DatasetFacts | null): FormResul
   if (f.augmentPipelineId !== null && data?.pipelineIds && !data.pipelineIds.includes(f.augmentPipelineId)) {
     errors.augmentPipelineId = 'That pipeline is no longer saved in this project: pick another one, or None.';
   }
+  if (f.earlyStop && !(isNum(f.patience) && Number.isInteger(f.patience) && f.patience >= 1)) {
+    errors.patience = `Enter a whole number of epochs, 1 or more; ${DEFAULT_PATIENCE} is usual.`;
+  }
   if (f.modelKind === 'mobilenet-v1') {
     const w = f.widthMultiplier;
     if (!isNum(w) || !isWidthMultiplier(w)) {
@@ -255,6 +266,9 @@ export function validateForm(f: TrainForm, data: DatasetFacts | null): FormResul
   const config: TrainConfig = { epochs, batchSize, optimizer, weightDecay, schedule, seed };
   // Only a version without validation samples holds part of train out; the run records it.
   if (f.holdout && data?.valCount === 0) config.holdout = { fraction: DEFAULT_HOLDOUT_FRACTION };
+  // Early stopping reads the validation loss: without validation samples it cannot act.
+  const validates = (data?.valCount ?? 0) > 0 || config.holdout !== undefined;
+  if (f.earlyStop && validates && isNum(f.patience)) config.earlyStop = { patience: f.patience };
   return { ok: true, model, config, augmentation };
 }
 

@@ -6,8 +6,7 @@ import type { ProgressFn } from '../../lib/jobs/progress';
 // of the main thread's bundle.
 import type { AugmentationReport } from '../../lib/augment/report';
 import type { TrainPreview, TrainPreviewRequest } from '../../lib/train/augment-preview';
-import type { ModelKind } from '../../lib/train/spec';
-import type { RunAugmentation } from '../../lib/train/runs';
+import type { RunAugmentation, TrainRunSummary } from '../../lib/train/runs';
 import type { EpochMetrics, StepMetrics, TrainConfig } from '../../lib/train/train';
 import { Smoother, stepX, type StepPoint } from './curves';
 import { defaultForm, type ModelChoice, type TrainForm } from './train-form';
@@ -22,33 +21,11 @@ export type TrainMetrics = StepMetrics | EpochMetrics;
 
 export type TrainRunStatus = 'running' | 'done' | 'failed' | 'cancelled';
 
-/** One stored training run, as listed and as returned when its job ends. */
-export interface TrainRunSummary {
-  runId: string;
-  projectId: string;
-  versionId: number;
-  modelKind: ModelKind;
-  /** MobileNet runs only. */
-  widthMultiplier?: number;
-  config: TrainConfig;
-  seed: number;
-  /** The compute backend that trained it (webgpu, webgl, wasm, cpu). */
-  backend: string;
-  /** 'running' with no live job means a reload or a crash cut it off: it can be resumed. */
-  status: TrainRunStatus;
-  epochsDone: number;
-  /** Epoch metrics, oldest first. */
-  history: EpochMetrics[];
-  createdAt: number;
-  finishedAt: number | null;
-  /** The trained model's id once the run is done. */
-  modelId: string | null;
-  error: JobError | null;
-  /** The saved pipeline the run augments with (copied into the run), or null for none. */
-  augmentation: RunAugmentation | null;
-  /** Which path the augmentation ran on and what fell back to the CPU, as of the last epoch. */
-  augmentationReport: AugmentationReport | null;
-}
+/**
+ * One stored training run, as listed and as returned when its job ends ('running' with no
+ * live job means a reload or a crash cut it off: it can be resumed).
+ */
+export type { TrainRunSummary };
 
 export interface TrainRequest {
   /**
