@@ -35,3 +35,25 @@ test('the analyzer reports the distribution and finds a planted train/test dupli
   await expect(page.getByTestId('count-split-test')).toHaveAttribute('data-count', '50');
   await expect(page.getByTestId('count-split-train')).toHaveAttribute('data-count', '200');
 });
+
+test('a lighting shortcut that spares one digit is named, class by class', async ({ page }) => {
+  test.setTimeout(300_000);
+  // 10 digits × 40 real MNIST images; a third of every digit but '3' is dimmed and marked
+  // night in the CSV, no '3' is: "night ⇒ not 3". One class of ten barely moves the
+  // whole-label scores; the per-class scores must name it.
+  await importFolderProject(page, makeMnistFolder({ train: 30, val: 5, test: 5 }, { night: { spare: ['3'], rate: 1 / 3 } }));
+  await expect(page.getByTestId('count-total')).toHaveAttribute('data-count', '400');
+  await page.setViewportSize({ width: 1400, height: 900 });
+  await page.getByTestId('rail-analyze').click();
+  await page.getByTestId('analyze-split-all').check();
+  await page.getByTestId('analyze-start').click();
+  const shortcuts = page.getByTestId('shortcuts');
+  await expect(shortcuts).toBeVisible({ timeout: 120_000 });
+  const light = shortcuts.locator('[data-testid="class-shortcut-warning"][data-stat="attribute:light"][data-classes="3"]');
+  await expect(light).toContainText(/Night images \(light = night\) almost never show a '3'/);
+  await expect(light).toContainText("a model may learn 'night ⇒ not 3'");
+  await expect(shortcuts.getByTestId('no-shortcuts')).toHaveCount(0);
+  await expect(shortcuts.locator('[data-testid="class-shortcut-row"][data-flagged="true"][data-stat="attribute:light"]').first()).toBeVisible();
+  await light.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: test.info().outputPath('analyze-class-shortcut.png') });
+});

@@ -23,6 +23,8 @@
 import { Rng } from '../data/rng';
 import type { ImageStats } from './image-stats';
 import { contingency, nmiOfTable, type Contingency } from './nmi';
+import { CLASS_RULE, scoreClasses, type ClassFeature, type ClassShortcut, type FeatureWords } from './class-shortcuts';
+export type { ClassShortcut } from './class-shortcuts';
 
 /** Per-sample statistics, parallel to the analysed samples (typed arrays: cheap to transfer). */
 export interface SampleStatColumns {
@@ -99,6 +101,27 @@ const STAT_ADVICE: Record<ShortcutStatName, string> = {
   originalSize: 'check whether the classes came from different cameras or sources, and mix sources within each class',
   aspectRatio: 'check whether the classes came from different cameras or crops, and crop every class alike',
 };
+
+/** Words for the low and high ends of each statistic, for the per-class warnings. */
+const STAT_ENDS: Record<ShortcutStatName, { low: string; high: string }> = {
+  brightness: { low: 'dark', high: 'bright' },
+  contrast: { low: 'low-contrast', high: 'high-contrast' },
+  colourfulness: { low: 'dull', high: 'colourful' },
+  dominantHue: { low: 'low-hue', high: 'high-hue' },
+  originalSize: { low: 'small', high: 'large' },
+  aspectRatio: { low: 'tall', high: 'wide' },
+};
+
+function statWords(name: ShortcutStatName): FeatureWords {
+  const unit = name === 'originalSize' ? ' px' : '';
+  return {
+    label: STAT_LABELS[name],
+    ...STAT_ENDS[name],
+    advice: STAT_ADVICE[name],
+    below: (edge) => `${STAT_LABELS[name]} < ${fmt(edge)}${unit}`,
+    above: (edge) => `${STAT_LABELS[name]} ≥ ${fmt(edge)}${unit}`,
+  };
+}
 
 /**
  * Deciles: enough bins to catch a statistic that separates a few classes (the darkest tenth
@@ -209,6 +232,13 @@ export interface ShortcutReport {
   /** Features flagged, in findings order. */
   flagged: string[];
   rule: string;
+  /**
+   * Every feature scored one class against the rest and for the best group of classes
+   * (class-shortcuts.ts), in findings order. Absent from reports stored before it existed.
+   */
+  classFindings?: ClassShortcut[];
+  /** The per-class rule in words. */
+  classRule?: string;
   seed: number;
   permutations: number;
 }
@@ -461,6 +491,11 @@ export function detectShortcuts(input: ShortcutInput): ShortcutReport {
   const root = new Rng(input.seed).fork('shortcuts');
   const n = input.labels.length;
   const findings: ShortcutFinding[] = [];
+  const classFindings: ClassShortcut[] = [];
+  const perClass = (f: ClassFeature, keep: readonly number[]): void => {
+    const labels = Int32Array.from(keep, (i) => input.labels[i] as number);
+    classFindings.push(...scoreClasses(f, labels, input.classes, root.fork(`class/${f.feature}`), permutations));
+  };
 
   for (const name of SHORTCUT_STAT_NAMES) {
     if (!input.stats) {
@@ -491,6 +526,12 @@ export function detectShortcuts(input: ShortcutInput): ShortcutReport {
       continue;
     }
     const edges = name === 'dominantHue' ? [] : quantileEdges(kept);
+    if (name === 'dominantHue') {
+      const names = Array.from({ length: GRAY_HUE_BIN + 1 }, (_, b) => ({ bin: `${hueBinName(b)}-dominated`, short: `${hueBinName(b)}-dominated` }));
+      perClass({ feature: name, kind: 'image-stat', type: 'categorical', codes: Int32Array.from(kept), names, words: statWords(name) }, keep);
+    } else {
+      perClass({ feature: name, kind: 'image-stat', type: 'continuous', values: kept, words: statWords(name) }, keep);
+    }
     const bins = Int32Array.from(kept, (v) => (name === 'dominantHue' ? v : binOf(v, edges)));
     findings.push(
       score(
@@ -523,13 +564,25 @@ export function detectShortcuts(input: ShortcutInput): ShortcutReport {
       findings.push({ feature, kind: 'attribute', skipped: `every labelled sample has the same "${attr}": it cannot tell classes apart` });
       continue;
     }
+    const advice = `rebalance so that every class has samples of every "${attr}" value (see the class × group counts)`;
+    perClass(
+      {
+        feature,
+        kind: 'attribute',
+        type: 'categorical',
+        codes: bins,
+        names: column.values.map((v) => ({ bin: `${attr} = ${v}`, short: v })),
+        words: { label: `attribute "${attr}"`, advice },
+      },
+      keep,
+    );
     findings.push(
       score(
         {
           feature,
           kind: 'attribute',
           label: `attribute "${attr}"`,
-          advice: `rebalance so that every class has samples of every "${attr}" value (see the class × group counts)`,
+          advice,
           bins,
           classes: Int32Array.from(keep, (i) => input.labels[i] as number),
           binName: (b) => `${attr} = ${column.values[b] ?? String(b)}`,
@@ -545,6 +598,8 @@ export function detectShortcuts(input: ShortcutInput): ShortcutReport {
     findings,
     flagged: findings.filter((f): f is ShortcutScore => f.skipped === undefined && f.flagged).map((f) => f.feature),
     rule: SHORTCUT_RULE,
+    classFindings,
+    classRule: CLASS_RULE,
     seed: input.seed,
     permutations,
   };

@@ -1,0 +1,500 @@
+/**
+ * Shortcuts of one class, or of a group of classes, against the rest.
+ *
+ * The whole-label scores of shortcuts.ts ask "does the statistic predict the label?". A
+ * statistic that separates one class from the others, or half of the classes from the other
+ * half, can stay under that bar and still teach a model a rule such as "dark ⇒ not a
+ * bicycle": nearly every dim image belongs to half of the classes and almost no rare-class
+ * image is dim, so the model fails exactly on dim images of the rare classes. This file
+ * scores every statistic and every attribute one class against the rest, and the best split
+ * of the classes into two groups, with a measure that does not hide rare classes.
+ *
+ * The measure is the one-versus-rest AUROC of the statistic: the probability that a random
+ * sample of the class has a higher value than a random sample of the rest (Mann–Whitney U
+ * divided by n_class · n_rest, ties counting one half). It does not depend on the class's
+ * share, so a class of 2 % weighs as much as one of 50 %. A categorical feature (an
+ * attribute, or the hue sector) is scored one value at a time, as the indicator
+ * "feature = value", whose AUROC is ½ + (P(value | class) − P(value | rest)) / 2.
+ *
+ * Calibration is the detector's own: the separation |AUROC − ½| is compared with its mean
+ * over the same seeded label shuffles (which also absorbs the optimism of taking the best
+ * value and, for groups, the best split), and the rank-sum test (tie-corrected normal
+ * approximation) must reject "no separation" at CLASS_ALPHA after a Bonferroni correction
+ * over every class and value the feature was scored for.
+ */
+import type { Rng } from '../data/rng';
+
+/**
+ * A flag needs a coverage gap: a subset of the samples (a quarter of the range of a statistic,
+ * or one value of an attribute) where the class (or group) is nearly absent although the
+ * others are there. "Nearly absent" is a share of the subset at most this fraction of the
+ * class's share of all samples. For an attribute, a quarter: "night images almost never
+ * show a bicycle".
+ */
+export const CLASS_MAX_LIFT_ATTRIBUTE = 0.25;
+/**
+ * For an image statistic the bar is stricter, a tenth over a quarter of the samples, and the
+ * class must look like the others outside the gap (below). Labels alone cannot tell an
+ * object's own look from a nuisance: plain MNIST's '8' is nearly absent from the darkest
+ * tenth of the images (its share there is 0.05–0.12 of its share overall) because an 8 has
+ * much ink, and a planted "dim images never show a 3" at 80 % strength looks the same. A gap
+ * over a whole quarter of the images is what MNIST never has (largest: '8', 0.25–0.30).
+ */
+export const CLASS_MAX_LIFT_STAT = 0.1;
+/** The share of the samples a gap must span: a tenth for an attribute value, a quarter of a statistic's range. */
+export const CLASS_MIN_SUBSET_ATTRIBUTE = 0.1;
+export const CLASS_MIN_SUBSET_STAT = 0.25;
+/**
+ * Outside the gap the class's AUROC against the rest must stay within ½ ± this: a class that
+ * is shifted as a whole (MNIST's '0' is brighter than every other digit: 0.76–0.78 outside
+ * its gap) differs by what it is, and is reported, not flagged; a class that is missing from
+ * the dim quarter but otherwise looks like the rest (0.59–0.67 in the planted family) is the
+ * trap.
+ */
+export const CLASS_MAX_INSIDE = 0.2;
+/**
+ * …and the class must not crowd the other end: at most twice its share there. A class that
+ * is missing from the bright quarter because it is darker as a whole ('1', with little ink,
+ * is three times its share in the darkest quarter) is a shift, not a gap; the planted gaps
+ * reach 1.5–1.9 at the other end.
+ */
+export const CLASS_MAX_OPPOSITE_LIFT = 2;
+/** Separation above the chance of the same shuffles that a flagged finding must also have, on the |AUROC − ½| scale. */
+export const CLASS_MIN_EXCESS = 0.05;
+/** Family-wise error rate of the tests of one feature (Bonferroni over its classes, group and values). */
+export const CLASS_ALPHA = 0.01;
+/** Neither side of a comparison may have fewer samples than this. */
+export const CLASS_MIN_SIDE = 20;
+/** A gap is only claimed where an even spread would put at least this many samples of the class(es). */
+export const CLASS_MIN_EXPECTED = 10;
+
+export const CLASS_RULE =
+  `a class (or a group of classes) is flagged when it is nearly absent where the other classes are: ` +
+  `its share of one attribute value holding ≥ ${CLASS_MIN_SUBSET_ATTRIBUTE * 100} % of the samples is at most ` +
+  `${CLASS_MAX_LIFT_ATTRIBUTE * 100} % of its share overall, or its share of the lowest or highest quarter of a ` +
+  `statistic is at most ${CLASS_MAX_LIFT_STAT * 100} % of it while the rest of its values look like the other ` +
+  `classes' (AUROC within ${0.5 - CLASS_MAX_INSIDE}–${0.5 + CLASS_MAX_INSIDE}, at most ${CLASS_MAX_OPPOSITE_LIFT}× its share at the other end); the shortfall must be significant ` +
+  `(binomial, ${CLASS_ALPHA} after Bonferroni) and the AUROC at least ${CLASS_MIN_EXCESS} beyond the chance ` +
+  `separation of the same shuffles`;
+
+/** One subset of samples the warning quotes: "dark images", "night images". */
+export interface ClassExample {
+  /** Human name of the subset: "brightness < 0.21", "light = night". */
+  bin: string;
+  /** Short name for the rule: "dark", "light = night". */
+  short: string;
+  n: number;
+  /** Share of the subset that belongs to the class(es). */
+  share: number;
+  /** Share of all samples that belongs to the class(es). */
+  overallShare: number;
+}
+
+export interface ClassShortcut {
+  feature: string;
+  kind: 'image-stat' | 'attribute';
+  scope: 'class' | 'group';
+  /** Class indices: one for scope 'class', the group's for 'group'. */
+  classes: number[];
+  classNames: string[];
+  /** For a categorical feature, the value the AUROC is of; null for a continuous statistic. */
+  value: string | null;
+  /** Samples of the class(es), and all samples scored. */
+  nIn: number;
+  n: number;
+  auroc: number;
+  /** Mean |AUROC − ½| over the shuffles. */
+  chance: number;
+  /** |AUROC − ½| − chance. */
+  excess: number;
+  /** Rank-sum z statistic (positive: the class has higher values). */
+  z: number;
+  /** Two-sided p of z, times the Bonferroni factor (capped at 1). */
+  p: number;
+  flagged: boolean;
+  /** A flagged class whose flagged group (same feature) already says it: no warning of its own. */
+  folded: boolean;
+  gap: CoverageGap | null;
+  /** Set when flagged: names the trap in words. */
+  warning: string | null;
+}
+
+/** How the feature reads in words, for examples and warnings. */
+export interface FeatureWords {
+  /** "brightness", "attribute "light"". */
+  label: string;
+  /** Adjectives for low and high values ("dark", "bright"); categorical features do not use them. */
+  low?: string;
+  high?: string;
+  advice: string;
+  /** Names a threshold subset: "brightness < 0.21". */
+  below?: (edge: number) => string;
+  above?: (edge: number) => string;
+}
+
+export type ClassFeature =
+  | { feature: string; kind: 'image-stat' | 'attribute'; type: 'continuous'; values: Float64Array; words: FeatureWords }
+  | {
+      feature: string;
+      kind: 'image-stat' | 'attribute';
+      type: 'categorical';
+      /** Category per sample, 0…names.length − 1. */
+      codes: Int32Array;
+      /** A category's subset name ("light = night") and its short form for the rule ("night"). */
+      names: readonly { bin: string; short: string }[];
+      words: FeatureWords;
+    };
+
+/** Mid-ranks (1-based, ties averaged) and the tie term Σ(t³ − t) of the variance correction. */
+export function midRanks(x: Float64Array): { ranks: Float64Array; tieTerm: number } {
+  const n = x.length;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (x[a] as number) - (x[b] as number));
+  const ranks = new Float64Array(n);
+  let tieTerm = 0;
+  for (let i = 0; i < n; ) {
+    let j = i + 1;
+    while (j < n && x[order[j] as number] === x[order[i] as number]) j++;
+    const r = (i + 1 + j) / 2;
+    for (let k = i; k < j; k++) ranks[order[k] as number] = r;
+    const t = j - i;
+    tieTerm += t * t * t - t;
+    i = j;
+  }
+  return { ranks, tieTerm };
+}
+
+/** Standard normal upper tail, by the Abramowitz–Stegun 7.1.26 erfc approximation (|error| < 1.5e-7). */
+export function normalUpperTail(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.3275911 * x);
+  const erfc = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) * Math.exp(-x * x);
+  return z >= 0 ? erfc / 2 : 1 - erfc / 2;
+}
+
+interface Separation {
+  auroc: number;
+  z: number;
+}
+
+/** AUROC and tie-corrected rank-sum z of `inside` samples (rank sum `r`, count `m`) against the rest. */
+function separation(r: number, m: number, n: number, tieTerm: number): Separation {
+  const rest = n - m;
+  const u = r - (m * (m + 1)) / 2;
+  const auroc = u / (m * rest);
+  const variance = ((m * rest) / 12) * (n + 1 - tieTerm / (n * (n - 1)));
+  const z = variance > 0 ? (u - (m * rest) / 2) / Math.sqrt(variance) : 0;
+  return { auroc, z };
+}
+
+function rankSums(ranks: Float64Array, labels: Int32Array, classes: number): Float64Array {
+  const sums = new Float64Array(classes);
+  for (let i = 0; i < labels.length; i++) sums[labels[i] as number] = (sums[labels[i] as number] as number) + (ranks[i] as number);
+  return sums;
+}
+
+/**
+ * The best split of the classes into two groups of ≥ 2 classes each: classes ordered by
+ * their own AUROC, the best prefix. Returns the prefix length (0 when none qualifies).
+ */
+function bestGroup(sums: Float64Array, counts: Float64Array, n: number, tieTerm: number): { size: number; order: number[]; sep: Separation } {
+  const classes = sums.length;
+  const present = Array.from({ length: classes }, (_, c) => c).filter((c) => (counts[c] as number) > 0);
+  const none = { size: 0, order: present, sep: { auroc: 0.5, z: 0 } };
+  if (present.length < 4) return none;
+  const auc = (c: number): number => separation(sums[c] as number, counts[c] as number, n, tieTerm).auroc;
+  const order = [...present].sort((a, b) => auc(b) - auc(a));
+  let best = none;
+  let r = 0;
+  let m = 0;
+  for (let j = 0; j < order.length - 2; j++) {
+    const c = order[j] as number;
+    r += sums[c] as number;
+    m += counts[c] as number;
+    if (j < 1 || m < CLASS_MIN_SIDE || n - m < CLASS_MIN_SIDE) continue;
+    const sep = separation(r, m, n, tieTerm);
+    if (Math.abs(sep.auroc - 0.5) > Math.abs(best.sep.auroc - 0.5)) best = { size: j + 1, order, sep };
+  }
+  return best;
+}
+
+function shuffled(labels: Int32Array, rng: Rng): Int32Array {
+  const a = labels.slice();
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    const t = a[i] as number;
+    a[i] = a[j] as number;
+    a[j] = t;
+  }
+  return a;
+}
+
+interface Variable {
+  /** Value name for a categorical indicator; null for the continuous statistic. */
+  value: string | null;
+  /** The statistic's value per sample (the indicator, for a categorical value). */
+  raw: Float64Array;
+  ranks: Float64Array;
+  tieTerm: number;
+  /** Subsets a gap may be in, each with its member flags (and, for a statistic's tail, the other tail). */
+  subsets: { bin: string; short: string; members: Uint8Array; opposite?: Uint8Array }[];
+}
+
+function fmt(x: number): string {
+  return Math.abs(x) >= 100 ? x.toFixed(0) : Number(x.toPrecision(2)).toString();
+}
+
+function quantile(sorted: Float64Array, q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+
+/** The variables a feature is scored as: itself (continuous), or one indicator per value (categorical). */
+function variablesOf(f: ClassFeature): Variable[] {
+  if (f.type === 'continuous') {
+    const { ranks, tieTerm } = midRanks(f.values);
+    const sorted = Float64Array.from(f.values).sort();
+    const subsets: Variable['subsets'] = [];
+    for (const q of [0.1, 0.25]) {
+      const lo = quantile(sorted, q);
+      const hi = quantile(sorted, 1 - q);
+      const below = Uint8Array.from(f.values, (v) => (v < lo ? 1 : 0));
+      const above = Uint8Array.from(f.values, (v) => (v >= hi ? 1 : 0));
+      subsets.push({ bin: f.words.below?.(lo) ?? `${f.words.label} < ${fmt(lo)}`, short: f.words.low ?? `low ${f.words.label}`, members: below, opposite: above });
+      subsets.push({ bin: f.words.above?.(hi) ?? `${f.words.label} ≥ ${fmt(hi)}`, short: f.words.high ?? `high ${f.words.label}`, members: above, opposite: below });
+    }
+    return [{ value: null, raw: f.values, ranks, tieTerm, subsets }];
+  }
+  const counts = new Float64Array(f.names.length);
+  for (const c of f.codes) counts[c] = (counts[c] as number) + 1;
+  const used = f.names.map((_, v) => v).filter((v) => (counts[v] as number) > 0);
+  // A two-valued feature's two indicators are mirror images: score one, quote either.
+  const scored = used.length === 2 ? used.slice(0, 1) : used;
+  return scored.map((v) => {
+    const indicator = Float64Array.from(f.codes, (c) => (c === v ? 1 : 0));
+    const subsets = (used.length === 2 ? used : [v]).map((w) => ({
+      bin: f.names[w]?.bin ?? String(w),
+      short: f.names[w]?.short ?? String(w),
+      members: Uint8Array.from(f.codes, (c) => (c === w ? 1 : 0)),
+    }));
+    return { value: f.names[v]?.bin ?? String(v), raw: indicator, ...midRanks(indicator), subsets };
+  });
+}
+
+/** The strongest depletion of the class(es) in one of the variable's subsets. */
+export interface CoverageGap {
+  bin: string;
+  short: string;
+  /** Samples in the subset, and of the class(es) among them. */
+  m: number;
+  k: number;
+  /** k / (m · overall share). */
+  lift: number;
+  /** One-sided binomial P(K ≤ k), before the Bonferroni factor. */
+  p: number;
+  /** AUROC of the class(es) against the rest over the samples outside the subset (continuous statistics). */
+  insideAuroc: number | null;
+  /** The class(es)' lift in the other tail of the statistic (continuous statistics). */
+  oppositeLift: number | null;
+}
+
+/** log of the binomial pmf, by lgamma-free summation (k is small wherever it matters). */
+export function binomialLowerTail(k: number, m: number, p: number): number {
+  if (k >= m * p) return 1;
+  // P(K = 0) = (1 − p)^m, then the ratio pmf(j+1)/pmf(j) = (m − j)/(j + 1) · p/(1 − p).
+  let logPmf = m * Math.log1p(-p);
+  let sum = Math.exp(logPmf);
+  for (let j = 0; j < k; j++) {
+    logPmf += Math.log((m - j) / (j + 1)) + Math.log(p / (1 - p));
+    sum += Math.exp(logPmf);
+  }
+  return Math.min(1, sum);
+}
+
+function insideAuroc(v: Variable, inside: Uint8Array, members: Uint8Array): number | null {
+  const keep: number[] = [];
+  for (let i = 0; i < members.length; i++) if (!members[i]) keep.push(i);
+  const x = Float64Array.from(keep, (i) => v.raw[i] as number);
+  const { ranks, tieTerm } = midRanks(x);
+  let r = 0;
+  let m = 0;
+  keep.forEach((i, j) => {
+    if (inside[i]) {
+      r += ranks[j] as number;
+      m++;
+    }
+  });
+  if (m === 0 || m === keep.length) return null;
+  return separation(r, m, keep.length, tieTerm).auroc;
+}
+
+function liftIn(members: Uint8Array, inside: Uint8Array, share: number): number {
+  let m = 0;
+  let k = 0;
+  for (let i = 0; i < members.length; i++) {
+    if (!members[i]) continue;
+    m++;
+    if (inside[i]) k++;
+  }
+  return m === 0 ? 1 : k / (m * share);
+}
+
+function coverageGap(v: Variable, subsets: Variable['subsets'], inside: Uint8Array, share: number, continuous: boolean): CoverageGap | null {
+  const n = inside.length;
+  let best: CoverageGap | null = null;
+  for (const s of subsets) {
+    let m = 0;
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      if (!s.members[i]) continue;
+      m++;
+      if (inside[i]) k++;
+    }
+    const minSubset = continuous ? CLASS_MIN_SUBSET_STAT : CLASS_MIN_SUBSET_ATTRIBUTE;
+    if (m < 0.9 * minSubset * n || m * share < CLASS_MIN_EXPECTED) continue;
+    const lift = k / (m * share);
+    if (best && lift >= best.lift) continue;
+    best = {
+      bin: s.bin,
+      short: s.short,
+      m,
+      k,
+      lift,
+      p: binomialLowerTail(k, m, share),
+      insideAuroc: continuous ? insideAuroc(v, inside, s.members) : null,
+      oppositeLift: s.opposite ? liftIn(s.opposite, inside, share) : null,
+    };
+  }
+  return best;
+}
+
+function pct(x: number): string {
+  return x < 0.01 && x > 0 ? '< 1 %' : `${Math.round(x * 100)} %`;
+}
+
+function quoteClasses(names: string[]): string {
+  const q = names.map((c) => `'${c}'`);
+  return q.length <= 4 ? q.join(', ') : `${q.slice(0, 4).join(', ')} and ${q.length - 4} more`;
+}
+
+/** "Dark images (brightness < 0.21) almost never show a 'bicycle' …: a model may learn 'dark ⇒ not bicycle'". */
+export function classWarning(s: Pick<ClassShortcut, 'scope' | 'classNames'>, e: ClassExample, words: FeatureWords): string {
+  const who = s.scope === 'class' ? `'${s.classNames[0]}'` : `one of ${quoteClasses(s.classNames)}`;
+  const what = s.scope === 'class' ? `a '${s.classNames[0]}'` : quoteClasses(s.classNames);
+  const ratio = e.share / e.overallShare;
+  const subset = e.bin === e.short ? `${e.short} images` : `${e.short} images (${e.bin})`;
+  let text: string;
+  if (ratio < 1) {
+    const adverb = ratio < 0.25 ? 'almost never' : ratio < 0.5 ? 'rarely' : 'less often';
+    text =
+      `${subset} ${adverb} show ${what} (${pct(e.share)} of them, against ${pct(e.overallShare)} of all images): ` +
+      `a model may learn '${e.short} ⇒ not ${s.scope === 'class' ? s.classNames[0] : 'those classes'}' and fail on ${e.short} images of ${s.scope === 'class' ? 'it' : 'them'}.`;
+  } else {
+    text =
+      `${pct(e.share)} of ${subset} are ${who}, against ${pct(e.overallShare)} of all images: ` +
+      `a model may learn '${e.short} ⇒ ${s.scope === 'class' ? s.classNames[0] : 'one of those classes'}'.`;
+  }
+  return `${text[0]?.toUpperCase() ?? ''}${text.slice(1)} To fix: ${words.advice}.`;
+}
+
+/**
+ * Scores one feature per class and for the best group of classes. `labels` are class indices
+ * 0…classNames.length − 1 of the samples the feature is known for, parallel to its values.
+ */
+export function scoreClasses(f: ClassFeature, labels: Int32Array, classNames: readonly string[], rng: Rng, permutations: number): ClassShortcut[] {
+  const n = labels.length;
+  const classes = classNames.length;
+  const counts = new Float64Array(classes);
+  for (const y of labels) counts[y] = (counts[y] as number) + 1;
+  const variables = variablesOf(f);
+  const allSubsets = variables.flatMap((v) => v.subsets);
+  const present = Array.from({ length: classes }, (_, c) => c).filter((c) => (counts[c] as number) > 0);
+  const tests = Math.max(1, variables.length * (present.length + (present.length >= 4 ? 1 : 0)));
+  const perms = Array.from({ length: permutations }, () => shuffled(labels, rng));
+
+  const out: ClassShortcut[] = [];
+  const perClass = new Map<number, { v: Variable; sep: Separation; chance: number }>();
+  let group: { v: Variable; members: number[]; sep: Separation; chance: number } | null = null;
+  for (const v of variables) {
+    const sums = rankSums(v.ranks, labels, classes);
+    const chance = new Float64Array(classes);
+    let groupChance = 0;
+    for (const p of perms) {
+      const ps = rankSums(v.ranks, p, classes);
+      for (const c of present) {
+        chance[c] = (chance[c] as number) + Math.abs(separation(ps[c] as number, counts[c] as number, n, v.tieTerm).auroc - 0.5) / permutations;
+      }
+      groupChance += Math.abs(bestGroup(ps, counts, n, v.tieTerm).sep.auroc - 0.5) / permutations;
+    }
+    for (const c of present) {
+      if ((counts[c] as number) < CLASS_MIN_SIDE || n - (counts[c] as number) < CLASS_MIN_SIDE) continue;
+      const sep = separation(sums[c] as number, counts[c] as number, n, v.tieTerm);
+      const prev = perClass.get(c);
+      const excess = Math.abs(sep.auroc - 0.5) - (chance[c] as number);
+      if (!prev || excess > Math.abs(prev.sep.auroc - 0.5) - prev.chance) perClass.set(c, { v, sep, chance: chance[c] as number });
+    }
+    const g = bestGroup(sums, counts, n, v.tieTerm);
+    if (g.size > 0) {
+      const excess = Math.abs(g.sep.auroc - 0.5) - groupChance;
+      if (!group || excess > Math.abs(group.sep.auroc - 0.5) - group.chance) {
+        // The smaller side names the group, so a warning lists as few classes as it can.
+        const head = g.order.slice(0, g.size);
+        const tail = g.order.slice(g.size);
+        const members = head.length <= tail.length ? head : tail;
+        const sep = head.length <= tail.length ? g.sep : { auroc: 1 - g.sep.auroc, z: -g.sep.z };
+        group = { v, members, sep, chance: groupChance };
+      }
+    }
+  }
+
+  const make = (scope: 'class' | 'group', members: number[], v: Variable, sep: Separation, chance: number): ClassShortcut => {
+    const inside = new Uint8Array(n);
+    const memberSet = new Set(members);
+    let nIn = 0;
+    for (let i = 0; i < n; i++) {
+      if (memberSet.has(labels[i] as number)) {
+        inside[i] = 1;
+        nIn++;
+      }
+    }
+    const excess = Math.abs(sep.auroc - 0.5) - chance;
+    const p = Math.min(1, 2 * normalUpperTail(Math.abs(sep.z)) * tests);
+    const classNamesOf = members.map((c) => classNames[c] ?? String(c));
+    const continuous = f.type === 'continuous';
+    const gap = coverageGap(v, continuous ? v.subsets : allSubsets, inside, nIn / n, continuous);
+    const flagged =
+      gap !== null &&
+      excess >= CLASS_MIN_EXCESS &&
+      gap.lift <= (continuous ? CLASS_MAX_LIFT_STAT : CLASS_MAX_LIFT_ATTRIBUTE) &&
+      gap.p * tests < CLASS_ALPHA &&
+      (gap.insideAuroc === null || Math.abs(gap.insideAuroc - 0.5) <= CLASS_MAX_INSIDE) &&
+      (gap.oppositeLift === null || gap.oppositeLift <= CLASS_MAX_OPPOSITE_LIFT);
+    return {
+      feature: f.feature,
+      kind: f.kind,
+      scope,
+      classes: members,
+      classNames: classNamesOf,
+      value: v.value,
+      nIn,
+      n,
+      auroc: sep.auroc,
+      chance,
+      excess,
+      z: sep.z,
+      p,
+      flagged,
+      folded: false,
+      gap,
+      warning: flagged && gap ? classWarning({ scope, classNames: classNamesOf }, { bin: gap.bin, short: gap.short, n: gap.m, share: gap.k / gap.m, overallShare: nIn / n }, f.words) : null,
+    };
+  };
+
+  for (const [c, s] of [...perClass.entries()].sort((a, b) => a[0] - b[0])) out.push(make('class', [c], s.v, s.sep, s.chance));
+  if (group) {
+    const g = make('group', group.members, group.v, group.sep, group.chance);
+    // A group is worth naming when flagged, or when it separates more than any one class does.
+    const bestClass = Math.max(0, ...out.map((s) => s.excess));
+    if (g.flagged || g.excess > bestClass) out.push(g);
+    if (g.flagged) for (const c of out) if (c.scope === 'class' && c.flagged && g.classes.includes(c.classes[0] as number)) c.folded = true;
+  }
+  return out;
+}
