@@ -339,7 +339,8 @@ function liftIn(members: Uint8Array, inside: Uint8Array, share: number): number 
 
 function coverageGap(v: Variable, subsets: Variable['subsets'], inside: Uint8Array, share: number, continuous: boolean): CoverageGap | null {
   const n = inside.length;
-  let best: CoverageGap | null = null;
+  const minSubset = continuous ? CLASS_MIN_SUBSET_STAT : CLASS_MIN_SUBSET_ATTRIBUTE;
+  let best: { s: Variable['subsets'][number]; m: number; k: number; lift: number } | null = null;
   for (const s of subsets) {
     let m = 0;
     let k = 0;
@@ -348,22 +349,23 @@ function coverageGap(v: Variable, subsets: Variable['subsets'], inside: Uint8Arr
       m++;
       if (inside[i]) k++;
     }
-    const minSubset = continuous ? CLASS_MIN_SUBSET_STAT : CLASS_MIN_SUBSET_ATTRIBUTE;
     if (m < 0.9 * minSubset * n || m * share < CLASS_MIN_EXPECTED) continue;
     const lift = k / (m * share);
-    if (best && lift >= best.lift) continue;
-    best = {
-      bin: s.bin,
-      short: s.short,
-      m,
-      k,
-      lift,
-      p: binomialLowerTail(k, m, share),
-      insideAuroc: continuous ? insideAuroc(v, inside, s.members) : null,
-      oppositeLift: s.opposite ? liftIn(s.opposite, inside, share) : null,
-    };
+    if (!best || lift < best.lift) best = { s, m, k, lift };
   }
-  return best;
+  if (!best) return null;
+  const { s, m, k, lift } = best;
+  return {
+    bin: s.bin,
+    short: s.short,
+    m,
+    k,
+    lift,
+    p: binomialLowerTail(k, m, share),
+    // Sorting again is the costly part: only for the subset that won.
+    insideAuroc: continuous ? insideAuroc(v, inside, s.members) : null,
+    oppositeLift: s.opposite ? liftIn(s.opposite, inside, share) : null,
+  };
 }
 
 function pct(x: number): string {
