@@ -7,7 +7,7 @@ import { expose, transfer } from 'comlink';
 import type { ProgressFn } from '../src/lib/jobs/progress';
 import { openHearthDb, type HearthDb } from '../src/lib/storage/schema';
 import { createProject, deleteProject, getProject, listProjects } from '../src/lib/storage/projects';
-import { getPixels, getSampleMeta, landedSamples } from '../src/lib/storage/samples';
+import { getPixels, getSampleMeta, landedSamples, sampleIdOfNumber, sampleNumbers } from '../src/lib/storage/samples';
 import {
   filterVersion,
   getVersion,
@@ -91,6 +91,9 @@ const api = {
   },
   getSampleMeta: async (id: number) => getSampleMeta(await db(), id),
   getPixels: async (ids: number[]) => getPixels(await db(), ids),
+  /** Each sample's number within its project (what the user sees), null where it is gone. */
+  sampleNumbers: async (ids: number[]) => sampleNumbers(await db(), ids),
+  sampleIdOfNumber: async (projectId: string, number: number) => sampleIdOfNumber(await db(), projectId, number),
   /** The project's sample count and newest samples: an import's progress as samples land. */
   landedSamples: async (projectId: string, limit: number) => landedSamples(await db(), projectId, limit),
   sampleDatasets: () =>

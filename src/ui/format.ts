@@ -54,3 +54,14 @@ export function formatDuration(ms: number): string {
 export const UNLABELED = '(unlabeled)';
 /** Label shown for a missing attribute value (null in filters, -1 codes in versions). */
 export const MISSING = '(missing)';
+
+/**
+ * A sample as the user knows it: "#12", its number within its project (never the global
+ * id every record keys it by). "#…" while the number is being read, "(removed)" when
+ * the sample no longer exists.
+ */
+export function formatSampleNumber(number: number | null | undefined): string {
+  if (number === undefined) return '#…';
+  if (number === null) return '(removed)';
+  return `#${number}`;
+}

@@ -60,6 +60,19 @@ test('an ImageFolder with train/ and test/ plus a CSV of attributes lands with i
   await expect(page.getByTestId('sample-cell')).toHaveCount(14);
   await expect(page.locator('[data-testid="sample-cell"][data-label="bird"]')).toHaveCount(3);
   await expect(page.getByTestId('status-version')).toContainText('v1');
+
+  // Samples are shown by their number in the project, from #1 in each project (not by the
+  // global id, which a second project's samples would continue: #15…#28).
+  await page.getByTestId('sample-cell').first().hover();
+  await expect(page.getByTestId('inspect-number')).toHaveText('#1');
+  await newProject(page, 'Pets again', /32×32 RGB/);
+  await page.getByTestId('import-folder-input').setInputFiles(join(FIXTURES, 'good'));
+  await lastImportDone(page);
+  await expect(page.getByTestId('sample-cell')).toHaveCount(14);
+  await page.getByTestId('sample-cell').first().hover();
+  await expect(page.getByTestId('inspect-number')).toHaveText('#1');
+  await page.getByTestId('sample-cell').last().hover();
+  await expect(page.getByTestId('inspect-number')).toHaveText('#14');
 });
 
 test('each bad-input fixture shows its own error while the good files land', async ({ page }) => {

@@ -438,7 +438,7 @@ describe('storage: hashVersion, removeSamples, resolveLeaks', () => {
     expect(Array.from(old.sampleIds)).toEqual(ids);
     expect(Array.from(old.splits)).toEqual(Array.from(before.splits));
     // The old version still names the removed ids; reading them fails by name, not with garbage.
-    await expect(getPixels(db, Array.from(old.sampleIds))).rejects.toMatchObject({ name: 'NotFoundError', message: expect.stringMatching(new RegExp(`Sample ${ids[1]} does not exist`)) });
+    await expect(getPixels(db, Array.from(old.sampleIds))).rejects.toMatchObject({ name: 'NotFoundError', message: expect.stringMatching(new RegExp(`Sample id ${ids[1]} does not exist`)) });
     await expect(getSamples(db, [ids[3] as number])).rejects.toMatchObject({ name: 'NotFoundError' });
     expect(await getPixels(db, [ids[0] as number, ids[2] as number])).toHaveLength(2);
   });

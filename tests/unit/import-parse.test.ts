@@ -442,8 +442,9 @@ describe('rgbaToInput', () => {
 
 describe('matchCsvRow', () => {
   const metas = (keys: string[]): SampleMeta[] =>
-    keys.map((key) => ({
+    keys.map((key, i) => ({
       projectId: 'p',
+      number: i + 1,
       key,
       fileName: key.slice(key.lastIndexOf('/') + 1),
       label: null,

@@ -1,14 +1,17 @@
 /**
- * The version 1 → 2 upgrade: a database made with the version-1 schema and holding run
- * and model records exactly as the version-1 code wrote them (one of each kind) opens with
- * openHearthDb and reads back, typed, through the repositories.
+ * The upgrades: a database made with the version-1 schema and holding run and model
+ * records exactly as the version-1 code wrote them (one of each kind) opens with
+ * openHearthDb and reads back, typed, through the repositories (1 → 2); samples stored
+ * before version 3 get numbers per project in id order (2 → 3).
  */
 import 'fake-indexeddb/auto';
 import { openDB } from 'idb';
 import { describe, expect, it } from 'vitest';
 import { normalizeRunV2 } from '../../src/lib/storage/migrations';
 import { getModel, latestCheckpointId, listModelRecords } from '../../src/lib/storage/models';
+import { getProject } from '../../src/lib/storage/projects';
 import { getRun, getRunOfKind, listRunsOfKind } from '../../src/lib/storage/runs';
+import { getSampleMeta, putSamples, sampleIdOfNumber, sampleNumbers } from '../../src/lib/storage/samples';
 import { DB_VERSION, openHearthDb } from '../../src/lib/storage/schema';
 import type { RunRecord } from '../../src/lib/storage/records';
 
@@ -19,9 +22,16 @@ const EPOCH = { kind: 'epoch', epoch: 1, trainLoss: 0.5, trainAccuracy: 0.8, val
 const METRIC = { value: 0.75 };
 const SLICE = { sliceId: 's1', name: 'dark', n: 4, correct: 3, accuracy: METRIC, minAccuracy: 0.5, status: 'pass', unlabeled: 0, missingStats: 0 };
 
-/** The version-1 schema, as schema.ts created it before DB_VERSION 2. */
-async function createVersion1(name: string, fill: (put: (store: string, value: unknown) => Promise<unknown>) => Promise<void>): Promise<void> {
-  const db = await openDB(name, 1, {
+/**
+ * The version-1 schema, as schema.ts created it before DB_VERSION 2. Version 2 changed
+ * records only, not stores or indexes: `version` 2 makes a version-2 database.
+ */
+async function createVersion1(
+  name: string,
+  fill: (put: (store: string, value: unknown) => Promise<unknown>) => Promise<void>,
+  version: 1 | 2 = 1,
+): Promise<void> {
+  const db = await openDB(name, version, {
     upgrade(v1) {
       v1.createObjectStore('projects', { keyPath: 'id' });
       const samples = v1.createObjectStore('samples', { keyPath: 'id', autoIncrement: true });
@@ -173,4 +183,53 @@ describe('schema version 2', () => {
     const run: RunRecord = { ...base('label-session:c', 'label-session'), kind: 'label-session', config: {}, status: 'running', result: { rounds: [], open: null } };
     expect(normalizeRunV2(run)).toBe(run);
   });
+});
+
+describe('schema version 3', () => {
+  /** A project as version 2 wrote it: no sample counter. */
+  const project = (id: string) => ({ id, name: id, input: { width: 1, height: 1, channels: 1, resize: 'stretch' }, classes: ['a'], attributes: [], createdAt: 1, source: 'import' });
+  /** A sample's metadata and pixels as version 2 wrote them: no number. */
+  const sample = (id: number, projectId: string) => [
+    { id, projectId, key: `k${id}`, fileName: `k${id}.png`, label: 'a', split: 'train', attributes: {}, provenance: { kind: 'real' }, createdAt: 1 },
+    { id, pixelsHwc: new Uint8Array([id]), original: null },
+  ] as const;
+
+  for (const version of [1, 2] as const) {
+    it(`numbers the samples of a version-${version} database per project in id order`, async () => {
+      const name = `migration-test-${crypto.randomUUID()}`;
+      await createVersion1(
+        name,
+        async (put) => {
+          for (const p of ['p', 'q', 'empty']) await put('projects', project(p));
+          // Ids global and interleaved across projects (#2176 in a 14-sample project); 3 and 6 deleted.
+          for (const [id, pid] of [[1, 'p'], [2, 'q'], [4, 'p'], [5, 'p'], [7, 'q'], [2176, 'p']] as const) {
+            const [meta, pixels] = sample(id, pid);
+            await put('samples', meta);
+            await put('pixels', pixels);
+          }
+        },
+        version,
+      );
+      const db = await openHearthDb(name);
+      try {
+        expect(db.version).toBe(DB_VERSION);
+        expect(await sampleNumbers(db, [1, 4, 5, 2176])).toEqual([1, 2, 3, 4]);
+        expect(await sampleNumbers(db, [2, 7, 3])).toEqual([1, 2, null]);
+        expect(await getSampleMeta(db, 2176)).toMatchObject({ number: 4, key: 'k2176', label: 'a' });
+        expect(await sampleIdOfNumber(db, 'p', 4)).toBe(2176);
+        expect(await sampleIdOfNumber(db, 'q', 2)).toBe(7);
+        expect((await getProject(db, 'p')).nextSampleNumber).toBe(5);
+        expect((await getProject(db, 'q')).nextSampleNumber).toBe(3);
+        expect((await getProject(db, 'empty')).nextSampleNumber).toBe(1);
+        // New samples continue each project's numbers.
+        const sampleOf = (projectId: string, key: string) => ({
+          projectId, key, fileName: key, label: null, split: 'train' as const, attributes: {}, provenance: { kind: 'real' as const }, original: null, pixelsHwc: new Uint8Array(1), createdAt: 2,
+        });
+        const added = await putSamples(db, [sampleOf('p', 'new-p'), sampleOf('q', 'new-q'), sampleOf('empty', 'new-e')]);
+        expect(await sampleNumbers(db, added.ids)).toEqual([5, 3, 1]);
+      } finally {
+        db.close();
+      }
+    });
+  }
 });

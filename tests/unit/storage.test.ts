@@ -20,6 +20,8 @@ import {
   openHearthDb,
   putSamples,
   requestPersistence,
+  sampleIdOfNumber,
+  sampleNumbers,
   setSetting,
   storageInfo,
   updateProject,
@@ -28,6 +30,7 @@ import {
   type NewSample,
   type Project,
 } from '../../src/lib/storage';
+import { removeSamples } from '../../src/lib/storage/remove';
 import { runTx } from '../../src/lib/storage/tx';
 import type { Provenance, Split } from '../../src/lib/storage/records';
 
@@ -221,6 +224,41 @@ describe('samples', () => {
     const [px] = await getPixels(db, ids);
     expect(Array.from(px as Uint8Array)).toEqual([10, 11, 12, 13]);
     expect((px as Uint8Array).buffer.byteLength).toBe(4);
+  });
+
+  it('numbers each project\'s samples 1, 2, 3… in the order stored, and never gives a number twice', async () => {
+    const a = await newProject('a');
+    const b = await newProject('b');
+    const first = await putSamples(db, [sample(a.id, 'a/1.png'), sample(a.id, 'a/2.png'), sample(a.id, 'a/3.png')]);
+    // Interleaved with another project's batch, and a batch holding both projects.
+    const second = await putSamples(db, [sample(b.id, 'b/1.png'), sample(b.id, 'b/2.png')]);
+    const mixed = await putSamples(db, [sample(a.id, 'a/4.png'), sample(b.id, 'b/3.png'), sample(a.id, 'a/1.png')]);
+    expect(await sampleNumbers(db, first.ids)).toEqual([1, 2, 3]);
+    expect(await sampleNumbers(db, second.ids)).toEqual([1, 2]);
+    // The repeated key keeps its sample and its number.
+    expect(await sampleNumbers(db, mixed.ids)).toEqual([4, 3, 1]);
+    expect((await getSampleMeta(db, mixed.ids[0] as number)).number).toBe(4);
+    expect((await getSamples(db, [second.ids[1] as number]))[0]?.number).toBe(2);
+
+    // A stale copy of the project, written back, does not rewind its counter.
+    await updateProject(db, { ...a, name: 'renamed' });
+    expect(await getProject(db, a.id)).toMatchObject({ name: 'renamed', nextSampleNumber: 5 });
+
+    // Deleting samples renumbers none, and their numbers are not given again.
+    await removeSamples(db, a.id, [first.ids[1] as number, mixed.ids[0] as number], { note: 'test' });
+    expect(await sampleNumbers(db, [...first.ids, mixed.ids[0] as number])).toEqual([1, null, 3, null]);
+    const later = await putSamples(db, [sample(a.id, 'a/5.png')]);
+    expect(await sampleNumbers(db, later.ids)).toEqual([5]);
+
+    expect(await sampleIdOfNumber(db, a.id, 3)).toBe(first.ids[2]);
+    expect(await sampleIdOfNumber(db, b.id, 3)).toBe(mixed.ids[1]);
+    expect(await sampleIdOfNumber(db, a.id, 2)).toBeNull();
+    expect(await sampleIdOfNumber(db, a.id, 1.5)).toBeNull();
+
+    // A new project starts at 1 again.
+    const c = await newProject('c');
+    expect(c.nextSampleNumber).toBe(1);
+    expect(await sampleNumbers(db, (await putSamples(db, [sample(c.id, 'c/1.png')])).ids)).toEqual([1]);
   });
 
   it('names missing samples', async () => {

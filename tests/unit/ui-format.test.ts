@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatCount, formatDuration, formatEta } from '../../src/ui/format';
+import { formatBytes, formatCount, formatDuration, formatEta, formatSampleNumber } from '../../src/ui/format';
+import { SampleNumbers } from '../../src/ui/shared/sample-numbers.svelte';
 
 describe('formatEta', () => {
   it('is null while the time left is unknown', () => {
@@ -30,5 +31,32 @@ describe('formatCount and formatDuration', () => {
     expect(formatCount(70_000)).toBe('70,000');
     expect(formatDuration(12_400)).toBe('12 s');
     expect(formatDuration(184_000)).toBe('3 min 4 s');
+  });
+});
+
+describe('sample numbers', () => {
+  it('shows a sample by its number in the project, never by its id', () => {
+    expect(formatSampleNumber(12)).toBe('#12');
+    expect(formatSampleNumber(undefined)).toBe('#…');
+    expect(formatSampleNumber(null)).toBe('(removed)');
+  });
+
+  it('reads the numbers a render asks for in one call, once', async () => {
+    const calls: number[][] = [];
+    const numbers = new SampleNumbers({
+      sampleNumbers: async (ids) => {
+        calls.push([...ids]);
+        return ids.map((id) => (id === 2176 ? 14 : id === 99 ? null : id + 100));
+      },
+      sampleIdOfNumber: async (_projectId, number) => (number === 14 ? 2176 : null),
+    });
+    expect([numbers.of(2176), numbers.of(99), numbers.of(2176), numbers.of(5)]).toEqual([undefined, undefined, undefined, undefined]);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(calls).toEqual([[2176, 99, 5]]);
+    expect([numbers.of(2176), numbers.of(99), numbers.of(5)]).toEqual([14, null, 105]);
+    expect(await numbers.numberOf(5)).toBe(105);
+    expect(calls.length).toBe(1);
+    expect(await numbers.idOf('p', 14)).toBe(2176);
+    expect(await numbers.idOf('p', 15)).toBeNull();
   });
 });

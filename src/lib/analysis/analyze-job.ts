@@ -58,7 +58,7 @@ async function readChunk(db: HearthDb, ids: number[]): Promise<SamplePixels[]> {
   return getPixelRecords(
     db,
     ids,
-    (id) => new InvalidInputError(`Sample ${id} of this dataset version has no pixels (it may have been deleted). Create a new version and analyse that.`),
+    (id) => new InvalidInputError(`Sample id ${id} of this dataset version has no pixels (it may have been deleted). Create a new version and analyse that.`),
   );
 }
 

@@ -49,7 +49,7 @@ export async function previewPipeline(db: HearthDb, req: PreviewRequest, applier
   const { width, height, channels } = project.input;
   const images: ImageU8[] = pairs.map(([sampleId]) => {
     const data = pixels.get(sampleId);
-    if (!data) throw new InvalidInputError(`Sample ${sampleId} has no pixels.`);
+    if (!data) throw new InvalidInputError(`Sample id ${sampleId} has no pixels.`);
     return { width, height, channels, data };
   });
   const plans = pairs.map(([, seed], i) => planPipeline(pipeline, TRANSFORMS, seed, images[i] as ImageU8));

@@ -207,7 +207,7 @@ export async function augmentToTargets(db: HearthDb, opts: AugmentToTargetsOptio
     const seeds: number[] = [];
     for (const job of batch) {
       const parent = parents.get(job.parentId);
-      if (!parent) throw new InvalidInputError(`Sample ${job.parentId} disappeared during the rebalance: run it again.`);
+      if (!parent) throw new InvalidInputError(`Sample id ${job.parentId} disappeared during the rebalance: run it again.`);
       const image: ImageU8 = { width: project.input.width, height: project.input.height, channels: project.input.channels, data: parent.pixelsHwc };
       const seed = childSeed(opts.seed, job.parentId, job.k);
       images.push(image);

@@ -96,7 +96,7 @@ function indicesInVersion(version: DatasetVersion, ids: Uint32Array): Uint32Arra
       if ((sorted[mid] ?? 0) < id) lo = mid + 1;
       else hi = mid;
     }
-    if (sorted[lo] !== id) throw new NotFoundError(`Sample ${id} is not in dataset version ${version.number}.`);
+    if (sorted[lo] !== id) throw new NotFoundError(`Sample id ${id} is not in dataset version ${version.number}.`);
     out[i] = lo;
   }
   return out;
@@ -231,7 +231,7 @@ export async function saliencyFor(
 ): Promise<SaliencyResult> {
   const { model } = await cache.get(db, req.modelId);
   const [pixels] = await getPixels(db, [req.sampleId]);
-  if (!pixels) throw new NotFoundError(`Sample ${req.sampleId} no longer exists.`);
+  if (!pixels) throw new NotFoundError(`Sample id ${req.sampleId} no longer exists.`);
   const input = model.spec.input;
   const x = pixelsToInput([pixels], input);
   try {

@@ -179,7 +179,7 @@ export async function saveRoundLabels(db: HearthDb, projectId: string, labels: R
 
 /** Sets the label of stored samples (by class name) in one transaction. */
 async function writeLabels(db: HearthDb, labels: Map<number, string>): Promise<void> {
-  await setSampleLabels(db, labels, (id) => new NotFoundError(`Sample ${id} no longer exists: pick images again.`));
+  await setSampleLabels(db, labels, (id) => new NotFoundError(`Sample id ${id} no longer exists: pick images again.`));
 }
 
 const DEFAULT_RETRAIN: TrainConfig = {

@@ -1,6 +1,6 @@
 /** The storage layer: the one IndexedDB schema and its repositories. */
 export { openHearthDb, DB_NAME, DB_VERSION, type HearthDB, type HearthDb } from './schema';
-export { createProject, getProject, listProjects, updateProject, deleteProject } from './projects';
+export { createProject, getProject, listProjects, updateProject, deleteProject, type NewProject } from './projects';
 export {
   putSamples,
   setSampleLabels,
@@ -10,6 +10,8 @@ export {
   getPixels,
   countSamples,
   keysOfProject,
+  sampleNumbers,
+  sampleIdOfNumber,
   type NewSample,
   type PutSamplesResult,
 } from './samples';

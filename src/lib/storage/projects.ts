@@ -4,11 +4,11 @@ import type { HearthDb } from './schema';
 import { prefixRange } from './stores';
 import { runTx } from './tx';
 
-/** Creates a project. `id` defaults to a random UUID; `createdAt` is now. */
-export async function createProject(
-  db: HearthDb,
-  init: Omit<Project, 'id' | 'createdAt'> & { id?: string },
-): Promise<Project> {
+/** What a caller chooses of a new project; storage fills in the rest. */
+export type NewProject = Omit<Project, 'id' | 'createdAt' | 'nextSampleNumber'>;
+
+/** Creates a project. `id` defaults to a random UUID; `createdAt` is now; its first sample will be #1. */
+export async function createProject(db: HearthDb, init: NewProject & { id?: string }): Promise<Project> {
   const project: Project = {
     id: init.id ?? crypto.randomUUID(),
     name: init.name,
@@ -17,6 +17,7 @@ export async function createProject(
     attributes: [...init.attributes],
     source: init.source,
     createdAt: Date.now(),
+    nextSampleNumber: 1,
   };
   const tx = db.transaction('projects', 'readwrite');
   await runTx(tx, async () => {
@@ -41,14 +42,19 @@ export async function listProjects(db: HearthDb): Promise<Project[]> {
   return projects.sort((a, b) => b.createdAt - a.createdAt);
 }
 
-/** Replaces a stored project (name, classes, attributes…); it must exist. */
+/**
+ * Replaces a stored project (name, classes, attributes…); it must exist. Its sample
+ * counter stays as stored: a copy read before samples were added holds an older one, and
+ * writing that back would hand out numbers again.
+ */
 export async function updateProject(db: HearthDb, project: Project): Promise<void> {
   const tx = db.transaction('projects', 'readwrite');
   await runTx(tx, async () => {
-    if ((await tx.store.getKey(project.id)) === undefined) {
+    const stored = await tx.store.get(project.id);
+    if (stored === undefined) {
       throw new NotFoundError(`Project ${project.id} does not exist (it may have been deleted). Pick another project.`);
     }
-    await tx.store.put(project);
+    await tx.store.put({ ...project, nextSampleNumber: stored.nextSampleNumber });
   });
 }
 

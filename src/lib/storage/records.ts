@@ -33,6 +33,11 @@ export interface Project {
   createdAt: number;
   /** Where the project came from: `import`, or a sample dataset id such as `mnist`. */
   source: string;
+  /**
+   * The `number` the project's next new sample gets (SampleRecord.number). It only grows,
+   * so the number of a deleted sample is never given to another one.
+   */
+  nextSampleNumber: number;
 }
 
 /** Original file bytes as imported (null for samples made from raw pixel datasets). */
@@ -44,9 +49,18 @@ export interface OriginalFile {
 }
 
 export interface SampleRecord {
-  /** Auto-increment key; absent only before the first put. */
+  /**
+   * Auto-increment key, global across projects; absent only before the first put. Every
+   * other record (versions, runs, predictions, recipes) names a sample by it.
+   */
   id?: number;
   projectId: string;
+  /**
+   * What the user sees (`#12`): 1, 2, 3… within the project, in the order samples were
+   * stored, given from Project.nextSampleNumber in the transaction that adds the sample.
+   * Never changes, never reused; ascending with `id` within a project.
+   */
+  number: number;
   /**
    * Stable identity within a project, unique: the relative path for imported files
    * (`train/cat/001.png`), `mnist/train/12345` for sample datasets. Re-importing the same

@@ -4,7 +4,8 @@ import type { HearthDb } from './schema';
 import type { Store } from './stores';
 import { runTx } from './tx';
 
-export type NewSample = Omit<SampleRecord, 'id'>;
+/** A sample as its writer makes it: the store gives it its `id`, the project its `number`. */
+export type NewSample = Omit<SampleRecord, 'id' | 'number'>;
 
 export interface PutSamplesResult {
   inserted: number;
@@ -16,7 +17,8 @@ export interface PutSamplesResult {
 /**
  * Puts samples (metadata and pixels, same transaction). A sample whose (projectId, key)
  * already exists is skipped, not duplicated, so re-running an interrupted load is safe.
- * New labels and attribute names are appended to the project in the same transaction.
+ * Each new sample takes the project's next sample number, in input order; new labels,
+ * attribute names and the advanced counter are written to the project in the same transaction.
  */
 export async function putSamples(db: HearthDb, samples: NewSample[]): Promise<PutSamplesResult> {
   const tx = db.transaction(['samples', 'pixels', 'projects'], 'readwrite');
@@ -64,7 +66,8 @@ export async function insertSamples(stores: SampleStores, samples: NewSample[]):
   const ids = new Array<number>(samples.length).fill(-1);
   let inserted = 0;
   const changed = new Set<string>();
-  // Requests run in the order placed, so ids come out ascending in input order.
+  // Requests run in the order placed, so ids come out ascending in input order, and the
+  // numbers, taken just before each add, ascend with them.
   await Promise.all(
     samples.map(async (s, i) => {
       if (duplicateOf[i] !== -1) return;
@@ -83,6 +86,7 @@ export async function insertSamples(stores: SampleStores, samples: NewSample[]):
       }
       const meta: SampleMeta = {
         projectId: s.projectId,
+        number: project.nextSampleNumber++,
         key: s.key,
         fileName: s.fileName,
         label: s.label,
@@ -96,7 +100,9 @@ export async function insertSamples(stores: SampleStores, samples: NewSample[]):
       await stores.pixels.put(pixels);
       ids[i] = id;
       inserted++;
-      if (extendProject(project, s.label, Object.keys(s.attributes))) changed.add(project.id);
+      // Written back for its counter, if not for a new label or attribute.
+      extendProject(project, s.label, Object.keys(s.attributes));
+      changed.add(project.id);
     }),
   );
   for (const [i, first] of duplicateOf.entries()) if (first !== -1) ids[i] = ids[first] as number;
@@ -129,14 +135,30 @@ export function extendProject(project: Project, label: string | null, attributeN
   return changed;
 }
 
+/** Names the sample by its id: with the sample gone, its number can no longer be read. */
 function missingSample(id: number): NotFoundError {
-  return new NotFoundError(`Sample ${id} does not exist (its project or import may have been deleted). Reload the dataset.`);
+  return new NotFoundError(`Sample id ${id} does not exist (its project or import may have been deleted). Reload the dataset.`);
 }
 
 export async function getSampleMeta(db: HearthDb, id: number): Promise<SampleMeta> {
   const meta = await db.get('samples', id);
   if (!meta) throw missingSample(id);
   return meta;
+}
+
+/**
+ * The number (`#12`, SampleRecord.number) of each sample, in the order asked; null for a
+ * sample that no longer exists. Reads metadata only: what lists of ids show the user.
+ */
+export async function sampleNumbers(db: HearthDb, ids: readonly number[]): Promise<(number | null)[]> {
+  const tx = db.transaction('samples', 'readonly');
+  return runTx(tx, () => Promise.all(ids.map(async (id) => (await tx.store.get(id))?.number ?? null)));
+}
+
+/** The id of the project's sample `number` (what the user typed), or null when it has none. */
+export async function sampleIdOfNumber(db: HearthDb, projectId: string, number: number): Promise<number | null> {
+  if (!Number.isInteger(number)) return null;
+  return (await db.getKeyFromIndex('samples', 'by-project-number', [projectId, number])) ?? null;
 }
 
 /** Full samples (metadata and pixels), in the order asked. */

@@ -1,5 +1,5 @@
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
-import { normalizeRunV2 } from './migrations';
+import { normalizeRunV2, SampleNumbering } from './migrations';
 import type {
   DatasetVersion,
   ImportRecord,
@@ -26,6 +26,8 @@ export interface HearthDB extends DBSchema {
       /** Unique: one sample per (project, key). Makes resumed imports idempotent. */
       'by-project-key': [string, string];
       'by-project-file': [string, string];
+      /** Unique: a sample's number within its project (what the user sees and types). */
+      'by-project-number': [string, number];
     };
   };
   /** Pixels and original bytes of a sample, keyed by the sample's id, written with it. */
@@ -44,8 +46,11 @@ export interface HearthDB extends DBSchema {
 }
 
 export const DB_NAME = 'hearth';
-/** 1: the first schema. 2: run records typed by kind (run-records.ts), normalised to it. */
-export const DB_VERSION = 2;
+/**
+ * 1: the first schema. 2: run records typed by kind (run-records.ts), normalised to it.
+ * 3: samples numbered per project (SampleRecord.number, Project.nextSampleNumber).
+ */
+export const DB_VERSION = 3;
 
 export type HearthDb = IDBPDatabase<HearthDB>;
 
@@ -83,6 +88,22 @@ export function openHearthDb(name = DB_NAME): Promise<HearthDb> {
           const next = normalizeRunV2(cursor.value);
           if (next !== cursor.value) await cursor.update(next);
           cursor = await cursor.continue();
+        }
+      }
+      if (oldVersion < 3) {
+        const samples = transaction.objectStore('samples');
+        samples.createIndex('by-project-number', ['projectId', 'number'], { unique: true });
+        // The primary key's order is the order samples were stored: number them in it.
+        const numbering = new SampleNumbering();
+        let sample = await samples.openCursor();
+        while (sample) {
+          await sample.update(numbering.number(sample.value));
+          sample = await sample.continue();
+        }
+        let project = await transaction.objectStore('projects').openCursor();
+        while (project) {
+          await project.update(numbering.counted(project.value));
+          project = await project.continue();
         }
       }
     },

@@ -7,7 +7,7 @@ import { Rng } from '../data/rng';
 import { SPLITS, type DatasetVersion, type Split } from '../storage/records';
 import { InvalidInputError } from '../jobs/errors';
 import type { HearthDb } from '../storage/schema';
-import { getPixels } from '../storage/samples';
+import { getPixels, sampleNumbers } from '../storage/samples';
 
 export interface Batch {
   /** Sample ids, in batch order. */
@@ -71,11 +71,17 @@ export async function* streamBatches(db: HearthDb, version: DatasetVersion, opts
     const slice = order.subarray(b * opts.batchSize, Math.min(order.length, (b + 1) * opts.batchSize));
     const ids = new Uint32Array(slice.length);
     const labels = new Int32Array(slice.length);
-    slice.forEach((idx, j) => {
+    let unlabeled: number | null = null;
+    for (const [j, idx] of slice.entries()) {
       ids[j] = version.sampleIds[idx] as number;
       labels[j] = version.labels[idx] as number;
-      if ((labels[j] as number) < 0) throw new InvalidInputError(`Sample ${ids[j]} has no label and cannot be in a training batch: label it or leave it out.`);
-    });
+      if ((labels[j] as number) < 0) unlabeled ??= ids[j] as number;
+    }
+    if (unlabeled !== null) {
+      const [number] = await sampleNumbers(db, [unlabeled]);
+      const name = number === null || number === undefined ? `Sample id ${unlabeled}` : `Sample #${number}`;
+      throw new InvalidInputError(`${name} has no label and cannot be in a training batch: label it or leave it out.`);
+    }
     const pixels = await getPixels(db, Array.from(ids));
     return { ids, pixels, labels };
   };

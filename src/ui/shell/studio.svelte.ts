@@ -2,6 +2,7 @@ import { getContext, setContext } from 'svelte';
 import type { DatasetVersion, ImportRecord, Project } from '../../lib/storage/records';
 import { describeError } from '../../lib/jobs/errors';
 import { formatCount } from '../format';
+import { SampleNumbers } from '../shared/sample-numbers.svelte';
 import type { JobError, JobManager, JobResult, JobRunner } from './jobs.svelte';
 import type { Called, DataApi } from './service-types';
 import type {
@@ -53,11 +54,17 @@ export class StudioState {
 
   readonly data: DataClient;
   readonly jobs: JobManager;
+  /** Sample id → the number the user sees (`#12`), for every page. */
+  readonly sampleNumbers: SampleNumbers;
   #nextNoticeId = 1;
 
   constructor(data: DataClient, jobs: JobManager) {
     this.data = data;
     this.jobs = jobs;
+    this.sampleNumbers = new SampleNumbers({
+      sampleNumbers: (ids) => data.sampleNumbers(ids),
+      sampleIdOfNumber: (projectId, number) => data.sampleIdOfNumber(projectId, number),
+    });
   }
 
   // What the Data page's components read of the data worker, through the studio (the Data

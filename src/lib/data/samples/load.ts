@@ -1,11 +1,11 @@
 import { InvalidInputError, describeError, isCancelled } from '../../jobs/errors';
 import { NEVER_CANCELLED, ProgressReporter, type CancelToken, type ProgressFn } from '../../jobs/progress';
-import { createProject, getProject, listProjects } from '../../storage/projects';
-import { countSamples, putSamples } from '../../storage/samples';
+import { createProject, getProject, listProjects, type NewProject } from '../../storage/projects';
+import { countSamples, putSamples, type NewSample } from '../../storage/samples';
 import type { HearthDb } from '../../storage/schema';
 import { getSetting, setSetting } from '../../storage/settings';
 import { createVersion, versionIdsOf } from '../../storage/versions';
-import type { Project, SampleRecord } from '../../storage/records';
+import type { Project } from '../../storage/records';
 import {
   MNIST_FILES,
   SAMPLE_DATASETS,
@@ -74,7 +74,7 @@ export async function loadSampleDataset(
     progress.restart(0);
     progress.report(0, total, writing, true);
     let done = 0;
-    let batch: Omit<SampleRecord, 'id'>[] = [];
+    let batch: NewSample[] = [];
     const flush = async (): Promise<void> => {
       cancel.throwIfCancelled();
       const { inserted } = await putSamples(db, batch);
@@ -280,7 +280,7 @@ export async function resumeSampleDataset(
 async function openOrCreateProject(
   db: HearthDb,
   id: SampleDatasetId,
-  init: Omit<Project, 'id' | 'createdAt'>,
+  init: NewProject,
   projectId: string | undefined,
 ): Promise<Project> {
   if (projectId === undefined) return createProject(db, init);
