@@ -143,7 +143,7 @@ describe('the sample datasets keep their verdicts', () => {
       codes[i] = s.attributes.color === undefined ? -1 : colorValues.indexOf(s.attributes.color);
       i++;
     }
-    const attributes = id === 'colored-mnist' ? { color: { values: colorValues, codes } } : {};
+    const attributes: Record<string, { values: string[]; codes: Int16Array }> = id === 'colored-mnist' ? { color: { values: colorValues, codes } } : {};
     return detectShortcuts({ labels, classes: built.project.classes, stats, attributes, seed: 2024 });
   }
 
