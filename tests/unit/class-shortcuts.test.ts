@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { binomialLowerTail, classWarning, midRanks, normalUpperTail, scoreClasses } from '../../src/lib/analysis/class-shortcuts';
+import { binomialLowerTail, classWarning, midRanks, normalUpperTail, scoreClasses, separation } from '../../src/lib/analysis/class-shortcuts';
 import { computeImageStats } from '../../src/lib/analysis/image-stats';
 import { createStatColumns, detectShortcuts, setSampleStats, type ShortcutReport } from '../../src/lib/analysis/shortcuts';
 import { Rng } from '../../src/lib/data/rng';
@@ -28,13 +28,15 @@ describe('the statistics', () => {
     const few = scoreClasses({ feature: 'brightness', kind: 'image-stat', type: 'continuous', values: x, words }, y, ['a', 'b'], new Rng(1), 0);
     // Too few samples to score (CLASS_MIN_SIDE): nothing is reported for either class.
     expect(few).toEqual([]);
-    const big = Float64Array.from({ length: 40 * 8 }, (_, i) => x[i % 8] as number);
-    const bigY = Int32Array.from({ length: 40 * 8 }, (_, i) => y[i % 8] as number);
-    const [a, b] = scoreClasses({ feature: 'brightness', kind: 'image-stat', type: 'continuous', values: big, words }, bigY, ['a', 'b'], new Rng(1), 0);
-    // Copies keep the AUROC: U / (n1·n2) = 13 / 16 for class b (y = 1), its mirror for a.
-    expect(b?.auroc).toBeCloseTo(13 / 16, 12);
-    expect(a?.auroc).toBeCloseTo(3 / 16, 12);
-    expect(b?.z).toBeCloseTo(-(a?.z ?? 0), 12);
+    // Class b (y = 1) holds ranks 3, 5, 8, 7: U = 23 − 4·5/2 = 13, AUROC = 13 / 16.
+    const { ranks, tieTerm } = midRanks(x);
+    const r = Array.from(ranks).reduce((sum, rank, i) => sum + (y[i] ? rank : 0), 0);
+    const b = separation(r, 4, 8, tieTerm);
+    expect(b.auroc).toBeCloseTo(13 / 16, 12);
+    expect(2 * normalUpperTail(Math.abs(b.z))).toBeCloseTo(0.13913498406818411, 6);
+    const a = separation(36 - r, 4, 8, tieTerm);
+    expect(a.auroc).toBeCloseTo(3 / 16, 12);
+    expect(a.z).toBeCloseTo(-b.z, 12);
   });
 
   it('has the normal and binomial tails of scipy', () => {
@@ -96,14 +98,14 @@ describe('planted shortcuts on MNIST', () => {
     expect(folded.every((f) => f.folded)).toBe(true);
   });
 
-  it('flags a dimmed-pixel gap that spans a quarter of the images', () => {
+  it('flags dimmed pixels that spare one class, relative to each class', () => {
     const out = plant(base, PLANT_KINDS[3]!, 1, 1, 1);
     expect(out.detected).toBe(true);
     const three = out.report.classFindings?.find((f) => f.feature === 'brightness' && f.classes[0] === 3 && f.scope === 'class');
-    expect(three?.warning).toMatch(/^Dark images \(brightness < [0-9.]+\) almost never show a '3'/);
+    expect(three?.warning).toMatch(/^Dark images \(brightness below [0-9.]+ × its class's upper quartile\) almost never show a '3'/);
   });
 
-  it('detects more often as the plant gets stronger, never at strength 0, always at full strength for an attribute', () => {
+  it('detects more often as the plant gets stronger, never at strength 0, always at full strength', () => {
     const rates: Record<string, number[]> = {};
     for (const kind of PLANT_KINDS) {
       for (const keep of PLANT_KEEPS) {
@@ -111,11 +113,11 @@ describe('planted shortcuts on MNIST', () => {
         rates[`${kind.id}, keep ${keep}`] = row;
         expect(row[0]).toBe(0);
         for (let i = 1; i < row.length; i++) expect(row[i]).toBeGreaterThanOrEqual((row[i - 1] as number) - 0.5);
-        if (kind.via === 'attribute') expect(row[row.length - 1]).toBe(1);
+        expect(row[row.length - 1]).toBe(1);
       }
     }
-    // A plain attribute with no plant flags nothing at all.
-    for (const kind of PLANT_KINDS.filter((k) => k.via === 'attribute')) {
+    // With nothing planted (a nuisance spread evenly over the classes), nothing is flagged at all.
+    for (const kind of PLANT_KINDS) {
       expect(plant(base, kind, 0, 1, 3).report.classFindings?.filter((f) => f.flagged)).toEqual([]);
     }
     if (process.env.HEARTH_PRINT_PLANTED) console.log(JSON.stringify(rates));
@@ -152,9 +154,11 @@ describe('the sample datasets keep their verdicts', () => {
       const r = analyse(id);
       expect(r.flagged).toEqual([]);
       expect(r.classFindings?.filter((f) => f.flagged)).toEqual([]);
-      // They are scored: '1' is much darker than the rest (a shift, reported, not a gap).
-      const one = r.classFindings?.find((f) => f.feature === 'brightness' && f.scope === 'class' && f.classes[0] === 1);
-      expect(one?.auroc).toBeLessThan(0.15);
+      // Scored, and far from the bar: relative to its own class, no digit is scarce anywhere
+      // (a '1' is darker than an '8', but a dark '1' is no darker for a '1' than a dark '8' for an '8').
+      const scored = r.classFindings?.filter((f) => f.kind === 'image-stat') ?? [];
+      expect(scored.length).toBeGreaterThanOrEqual(20);
+      for (const f of scored) expect(f.gap?.lift ?? 1).toBeGreaterThan(0.35);
     }
   });
 

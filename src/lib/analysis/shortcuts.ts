@@ -113,14 +113,7 @@ const STAT_ENDS: Record<ShortcutStatName, { low: string; high: string }> = {
 };
 
 function statWords(name: ShortcutStatName): FeatureWords {
-  const unit = name === 'originalSize' ? ' px' : '';
-  return {
-    label: STAT_LABELS[name],
-    ...STAT_ENDS[name],
-    advice: STAT_ADVICE[name],
-    below: (edge) => `${STAT_LABELS[name]} < ${fmt(edge)}${unit}`,
-    above: (edge) => `${STAT_LABELS[name]} ≥ ${fmt(edge)}${unit}`,
-  };
+  return { label: STAT_LABELS[name], ...STAT_ENDS[name], advice: STAT_ADVICE[name] };
 }
 
 /**
