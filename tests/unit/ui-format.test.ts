@@ -32,3 +32,21 @@ describe('formatCount and formatDuration', () => {
     expect(formatDuration(184_000)).toBe('3 min 4 s');
   });
 });
+
+describe('gap formatting', () => {
+  it('writes differences and intervals in signed points with one decimal', async () => {
+    const { formatPoints, formatPointsInterval, formatRateOf, formatRatioInterval, formatP } = await import('../../src/ui/shared/metric');
+    expect(formatPoints(0.124)).toBe('+12.4 points');
+    expect(formatPoints(-0.0312)).toBe('\u22123.1 points');
+    expect(formatPoints(0.00004)).toBe('±0.0 points');
+    expect(formatPoints(-0.18, false)).toBe('18.0 points');
+    expect(formatPointsInterval({ low: -0.031, high: 0.1244 })).toBe('\u22123.1 to +12.4 points');
+    expect(formatRateOf(31, 50)).toBe('62.0% (31/50)');
+    expect(formatRatioInterval({ low: 0.350784, high: 1.026272 })).toBe('0.35 to 1.03');
+    expect(formatRatioInterval(null)).toBe('—');
+    expect(formatP(0.0241)).toBe('0.02');
+    expect(formatP(0.00804)).toBe('0.008');
+    expect(formatP(0.00004)).toBe('< 0.001');
+    expect(formatP(3)).toBe('1');
+  });
+});
