@@ -186,6 +186,13 @@ describe('disparate impact evidence', () => {
     close(katzRatioInterval(5, 50, 20, 50), 0.101829, 0.613776, SCIPY_TOL);
     close(katzRatioInterval(45, 60, 30, 60), 1.119958, 2.009004, SCIPY_TOL);
   });
+  it('adds 0.5 to every cell of a table with an empty cell, so an all-favourable pair has a width', () => {
+    const iv = katzRatioInterval(47, 47, 53, 53);
+    const se = Math.sqrt(1 / 47.5 - 1 / 48 + 1 / 53.5 - 1 / 54);
+    const ratio = 47.5 / 48 / (53.5 / 54);
+    close(iv, ratio * Math.exp(-1.959963984540054 * se), ratio * Math.exp(1.959963984540054 * se), 1e-12);
+    expect((iv as { low: number }).low).toBeLessThan(0.97);
+  });
   it('adds 0.5 to a zero count', () => {
     const iv = katzRatioInterval(0, 20, 10, 20);
     const se = Math.sqrt(1 / 0.5 - 1 / 21 + 1 / 10.5 - 1 / 21);

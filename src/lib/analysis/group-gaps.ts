@@ -12,8 +12,8 @@
  *   proportions", Stat. Med. 17:873, method 10, Table II).
  * - The pooled two-proportion z-test, two-sided.
  * - Katz's log interval for a ratio of two proportions (Katz et al. 1978, Biometrics
- *   34:469), the one scipy.stats.contingency.relative_risk gives; a zero count gets 0.5
- *   added to it (and 1 to its total) so the log exists.
+ *   34:469), the one scipy.stats.contingency.relative_risk gives; a table with a zero cell
+ *   gets 0.5 added to each cell (Haldane's correction) so the log and its error exist.
  *
  * Why Bonferroni: the worst-off group is chosen because it has the lowest accuracy, so
  * its plain p-value is too small: among k groups of equal true accuracy, one of them is
@@ -146,6 +146,13 @@ export const GAP_RULE =
   `other samples, its p-value multiplied by the number of groups it was picked from (Bonferroni, because the ` +
   `worst of several groups looks worse than it is), stays below ${GAP_ALPHA}. Groups with fewer than ` +
   `${MIN_GROUP_SAMPLES} samples are not judged. The interval is Newcombe's 95 % interval for the difference.`;
+
+/** The same rule for the base-rate summary, where the cell is picked from classes × groups. */
+export const BASE_RATE_GAP_RULE =
+  `A warning means the difference is larger than chance would give: a two-proportion z-test of the group's share ` +
+  `of the label against the other groups' share, its p-value multiplied by the number of label × group cells it was ` +
+  `picked from (Bonferroni; with two groups, one per label), stays below ${GAP_ALPHA}. Groups with fewer than ` +
+  `${MIN_GROUP_SAMPLES} labelled samples are not judged. The interval is Newcombe's 95 % interval for the difference.`;
 
 function side(hits: number, n: number): RateSide {
   return { n, hits, rate: hits / n };
@@ -322,11 +329,16 @@ export const FLAG_SUPPORT_RULE =
   `[${FOUR_FIFTHS_LOW}, ${FOUR_FIFTHS_HIGH}] on the same side as the ratio itself; otherwise the groups are too ` +
   `small to tell a ratio outside the band from one inside it, and the flag is shown muted.`;
 
-/** Katz log interval of (a/n1) / (b/n2); a zero count is taken as 0.5 out of its total + 1. */
+/**
+ * Katz log interval of (a/n1) / (b/n2). When a cell of the 2×2 table is zero (no
+ * favourable, or no unfavourable, outcome on a side) 0.5 is added to every cell: with no
+ * favourable outcome the log does not exist, and with only favourable ones the standard
+ * error collapses to 0 and the interval to a point (47/47 vs 53/53 would read "1.00 to 1.00").
+ */
 export function katzRatioInterval(a: number, n1: number, b: number, n2: number, z = Z_95): Interval | null {
   if (n1 === 0 || n2 === 0) return null;
   let [x1, m1, x2, m2] = [a, n1, b, n2];
-  if (x1 === 0 || x2 === 0) {
+  if (x1 === 0 || x2 === 0 || x1 === m1 || x2 === m2) {
     x1 += 0.5;
     x2 += 0.5;
     m1 += 1;
