@@ -44,9 +44,9 @@ describe('gap formatting', () => {
     expect(formatRateOf(31, 50)).toBe('62.0% (31/50)');
     expect(formatRatioInterval({ low: 0.350784, high: 1.026272 })).toBe('0.35 to 1.03');
     expect(formatRatioInterval(null)).toBe('—');
-    expect(formatP(0.0241)).toBe('0.02');
-    expect(formatP(0.00804)).toBe('0.008');
-    expect(formatP(0.00004)).toBe('< 0.001');
-    expect(formatP(3)).toBe('1');
+    expect(formatP(0.0241)).toBe('p = 0.02');
+    expect(formatP(0.00804)).toBe('p = 0.008');
+    expect(formatP(0.00004)).toBe('p < 0.001');
+    expect(formatP(3)).toBe('p = 1');
   });
 });

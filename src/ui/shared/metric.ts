@@ -60,10 +60,10 @@ export function formatRatioInterval(iv: { low: number; high: number } | null): s
   return `${f(iv.low)} to ${f(iv.high)}`;
 }
 
-/** "0.024", "< 0.001", "1": a p-value, to the precision it deserves. */
+/** "p = 0.02", "p = 0.008", "p < 0.001", "p = 1": a p-value, to the precision it deserves. */
 export function formatP(p: number): string {
   if (!Number.isFinite(p)) return NO_VALUE;
-  if (p >= 1) return '1';
-  if (p < 0.001) return '< 0.001';
-  return p < 0.01 ? p.toFixed(3) : p.toFixed(2);
+  if (p >= 1) return 'p = 1';
+  if (p < 0.001) return 'p < 0.001';
+  return `p = ${p < 0.01 ? p.toFixed(3) : p.toFixed(2)}`;
 }
