@@ -30,6 +30,9 @@ test('the analyzer reports the distribution and finds a planted train/test dupli
   const row = page.locator('[data-testid="attribute-bias"][data-attribute="ink"] [data-testid="dataset-comparison"]').first();
   await expect(row).toHaveAttribute('data-di-low', /^\d/);
   await expect(row).toContainText(/\d+\/\d+ vs \d+\/\d+/);
+  await page.setViewportSize({ width: 1400, height: 900 });
+  await page.getByTestId('dataset-group-metrics').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: test.info().outputPath('analyze-base-rate-gap.png') });
 
   const duplicates = page.getByTestId('duplicates');
   await duplicates.getByTestId('duplicates-start').click();

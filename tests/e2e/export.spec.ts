@@ -91,6 +91,9 @@ test('train, export int8 with a float-vs-int8 report, download every format, and
   const quant = groups.locator('[data-testid="export-quant-gap"][data-attribute="ink"]');
   await expect(quant).toHaveAttribute('data-changes', /^(heavy|light):-?[\d.e-]+\|(heavy|light):-?[\d.e-]+$/);
   await expect(quant).toContainText(/points/);
+  await page.setViewportSize({ width: 1400, height: 900 });
+  await groups.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: test.info().outputPath('export-group-gaps.png') });
 
   // The failing data unit test blocks the downloads until overridden.
   await expect(page.getByTestId('export-slices')).toContainText('every 8');
