@@ -7,6 +7,7 @@
  */
 export const UI_LIB_VALUE_IMPORTS = [
   'analysis/data-bias',
+  'analysis/group-gaps',
   'analysis/model-bias',
   'analysis/rebalance',
   'augment/pipeline-name',

@@ -16,6 +16,7 @@ import {
   evaluateStored,
   getSlices,
   modelBiasFor,
+  groupGapsFor,
   runSlicesFor,
   saliencyFor,
   saveSlices,
@@ -181,6 +182,7 @@ const api = {
   },
   modelBias: async (evaluationId: string, req: { attribute: string; favourableClass: number; privileged: string[] }) =>
     modelBiasFor(await db(), evaluationId, req),
+  groupGaps: async (evaluationId: string) => groupGapsFor(await db(), evaluationId),
   runSlices: async (evaluationId: string) => runSlicesFor(await db(), evaluationId),
   getSlices: async (projectId: string) => getSlices(await db(), projectId),
   saveSlices: async (projectId: string, slices: Slice[]) => saveSlices(await db(), projectId, slices),

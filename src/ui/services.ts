@@ -47,6 +47,7 @@ export function evaluateService(compute: ComputeClient, data: DataClient): Evalu
     evaluate: (jobId, req, onProgress) => compute.call((r) => r.evaluate(jobId, req, onProgress), { jobId }),
     cancel: cancelCompute(compute),
     modelBias: (evaluationId, req) => compute.call((r) => r.modelBias(evaluationId, req)),
+    groupGaps: (evaluationId) => compute.call((r) => r.groupGaps(evaluationId)),
     runSlices: (evaluationId) => compute.call((r) => r.runSlices(evaluationId)),
     getSlices: (projectId) => compute.call((r) => r.getSlices(projectId)),
     saveSlices: (projectId, slices) => compute.call((r) => r.saveSlices(projectId, slices)),

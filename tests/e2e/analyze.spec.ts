@@ -16,6 +16,24 @@ test('the analyzer reports the distribution and finds a planted train/test dupli
   await expect(ratio).toHaveAttribute('data-value', /^1(\.0\d*)?$/, { timeout: 120_000 });
   await expect(page.getByTestId('shortcuts')).toBeVisible();
 
+  // The label × ink cell whose base rate differs most from the other group's, with its interval.
+  const gap = page.locator('[data-testid="base-rate-gap"][data-attribute="ink"]');
+  await expect(gap).toHaveAttribute('data-group', /^(heavy|light)$/);
+  await expect(gap).toHaveAttribute('data-label', /^\d$/);
+  const [d, low, high] = await Promise.all(['data-gap', 'data-low', 'data-high'].map(async (a) => Number(await gap.getAttribute(a))));
+  expect(Math.abs(d as number)).toBeGreaterThan(0);
+  expect(low).toBeLessThan(d as number);
+  expect(high).toBeGreaterThan(d as number);
+  await expect(gap).toHaveAttribute('data-warn', /^(true|false)$/);
+  await expect(gap).toContainText(/points/);
+  // Four-fifths flags carry their counts and interval, and say whether the data back them.
+  const row = page.locator('[data-testid="attribute-bias"][data-attribute="ink"] [data-testid="dataset-comparison"]').first();
+  await expect(row).toHaveAttribute('data-di-low', /^\d/);
+  await expect(row).toContainText(/\d+\/\d+ vs \d+\/\d+/);
+  await page.setViewportSize({ width: 1400, height: 900 });
+  await page.getByTestId('dataset-group-metrics').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: test.info().outputPath('analyze-base-rate-gap.png') });
+
   const duplicates = page.getByTestId('duplicates');
   await duplicates.getByTestId('duplicates-start').click();
   const leak = duplicates.locator('[data-testid="duplicate-group"][data-leak="true"]');

@@ -81,6 +81,19 @@ test('train, export int8 with a float-vs-int8 report, download every format, and
   await expect(groups).toContainText('heavy');
   await expect(groups).toContainText('light');
   await expect(groups).toContainText(/disparate impact/i);
+  // The worst-off ink group under each model, and int8 − float accuracy per group.
+  for (const model of ['float', 'int8']) {
+    const gap = groups.locator(`[data-testid="group-gap"][data-attribute="ink"][data-model="${model}"]`);
+    await expect(gap).toHaveAttribute('data-group', /^(heavy|light)$/);
+    await expect(gap).toHaveAttribute('data-warn', /^(true|false)$/);
+    expect(Number(await gap.getAttribute('data-high'))).toBeGreaterThanOrEqual(Number(await gap.getAttribute('data-low')));
+  }
+  const quant = groups.locator('[data-testid="export-quant-gap"][data-attribute="ink"]');
+  await expect(quant).toHaveAttribute('data-changes', /^(heavy|light):-?[\d.e-]+\|(heavy|light):-?[\d.e-]+$/);
+  await expect(quant).toContainText(/points/);
+  await page.setViewportSize({ width: 1400, height: 900 });
+  await groups.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: test.info().outputPath('export-group-gaps.png') });
 
   // The failing data unit test blocks the downloads until overridden.
   await expect(page.getByTestId('export-slices')).toContainText('every 8');

@@ -50,10 +50,27 @@ test('the jobs drawer opens on request only, and the page beside it clips nothin
   await page.getByTestId('evaluate-split-test').check();
   await page.getByTestId('evaluate-start').click();
   await expect(page.getByTestId('confusion-matrix')).toBeVisible({ timeout: 120_000 });
+  // The worst-off group per attribute, above the per-class tables, with its gap and interval.
+  const gap = page.locator('[data-testid="group-gap"][data-attribute="ink"]');
+  await expect(gap).toHaveAttribute('data-group', /^(heavy|light)$/);
+  await expect(gap).toHaveAttribute('data-warn', /^(true|false)$/);
+  const [g, low, high, p] = await Promise.all(['data-gap', 'data-low', 'data-high', 'data-p'].map(async (a) => Number(await gap.getAttribute(a))));
+  expect(g).toBeGreaterThanOrEqual(0);
+  expect(low).toBeLessThanOrEqual(g as number);
+  expect(high).toBeGreaterThanOrEqual(g as number);
+  expect(p).toBeGreaterThan(0);
+  expect(p).toBeLessThanOrEqual(1);
+  await expect(gap).toContainText(/\d+\.\d% \(\d+\/\d+\)/);
+  await expect(gap).toContainText(/[−+±]\d+\.\d to [−+±]\d+\.\d points/);
+  const gapsCard = page.getByTestId('group-gaps');
+  const perClass = page.getByTestId('evaluation').locator('.top');
+  expect((await gapsCard.boundingBox())?.y).toBeLessThan((await perClass.boundingBox())?.y ?? 0);
   await expect.poll(() => clipped(page), { message: 'content clipped beside the drawer' }).toEqual([]);
 
   // Closed again, the page gets its width back.
   await page.keyboard.press('j');
   await expect(page.getByTestId('jobs-drawer')).toBeHidden();
   await expect.poll(() => clipped(page), { message: 'content clipped beside the drawer' }).toEqual([]);
+  await gapsCard.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: test.info().outputPath('evaluate-group-gaps.png') });
 });

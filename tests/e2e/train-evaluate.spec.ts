@@ -70,6 +70,10 @@ test('train on a dataset, reload mid-training and resume, then evaluate: confusi
   await expect(groups.getByTestId('group-row')).toHaveCount(2);
   await expect(groups.getByTestId('comparison-row')).toHaveCount(1);
   await expect(groups.getByTestId('four-fifths-note')).toContainText('convention');
+  // The DI shows its counts and the ratio's interval; a flag says whether the data back it.
+  const comparison = groups.getByTestId('comparison-row');
+  await expect(comparison).toContainText(/\d+\/\d+ vs \d+\/\d+/);
+  await expect(page.locator('[data-testid="group-gap"][data-attribute="ink"]')).toHaveAttribute('data-group', /^(heavy|light)$/);
 
   // A data unit test, saved with the project, and its result.
   const slices = page.getByTestId('slices');

@@ -17,6 +17,8 @@ import {
   checkExportForm,
   classBars,
   comparisonRows,
+  flagSupportCounts,
+  quantizationGapOf,
   defaultBoardId,
   deltaPoints,
   deltaTone,
@@ -217,6 +219,30 @@ describe('group tables', () => {
     const x = rows.find((r) => r.unprivileged === 'x' && !r.pooled);
     expect(x?.cells.disparateImpact.floatFlag).toBe(true);
     expect(x?.cells.disparateImpact.int8Flag).toBe(true);
+  });
+
+  it('backs no four-fifths flag on five samples: x\'s 5/5 against m\'s 5/10 could be chance', () => {
+    const rows = comparisonRows(report);
+    const x = rows.find((r) => r.unprivileged === 'x' && !r.pooled);
+    expect(x?.cells.disparateImpact.floatEvidence).toMatchObject({ favourable: 5, n: 5, referenceFavourable: 5, referenceN: 10, support: 'unsupported' });
+    expect(x?.cells.disparateImpact.floatEvidence?.interval?.low).toBeLessThan(1.25);
+    expect(flagSupportCounts(rows).supported).toBe(0);
+    expect(flagSupportCounts(rows).unsupported).toBeGreaterThanOrEqual(2);
+  });
+
+  it('gives each group its int8 − float accuracy and names the one hurt beyond the overall change', () => {
+    const q = quantizationGapOf(report);
+    expect(q.groups.map((g) => [g.group, g.change])).toEqual([
+      ['m', 0],
+      ['f', -0.6],
+      ['x', 0],
+    ]);
+    expect(q.overallChange).toBeCloseTo(-6 / 25, 12);
+    expect(q.mostHurt?.group).toBe('f');
+    // The float model's worst-off group is f (9/10), int8's too (3/10); x (5 samples) is never picked.
+    expect(q.float.gap?.group.group).toBe('f');
+    expect(q.int8.gap?.group).toEqual({ group: 'f', n: 10, hits: 3, rate: 0.3 });
+    expect(q.int8.tooSmall).toEqual(['x']);
   });
 
   it('has no pooled row for a single unprivileged group', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatBytes, formatCount, formatDuration, formatEta, formatSampleNumber } from '../../src/ui/format';
 import { SampleNumbers } from '../../src/ui/shared/sample-numbers.svelte';
+import { formatP, formatPoints, formatPointsInterval, formatRateOf, formatRatioInterval } from '../../src/ui/shared/metric';
 
 describe('formatEta', () => {
   it('is null while the time left is unknown', () => {
@@ -58,5 +59,22 @@ describe('sample numbers', () => {
     expect(calls.length).toBe(1);
     expect(await numbers.idOf('p', 14)).toBe(2176);
     expect(await numbers.idOf('p', 15)).toBeNull();
+  });
+});
+
+describe('gap formatting', () => {
+  it('writes differences and intervals in signed points with one decimal', () => {
+    expect(formatPoints(0.124)).toBe('+12.4 points');
+    expect(formatPoints(-0.0312)).toBe('\u22123.1 points');
+    expect(formatPoints(0.00004)).toBe('±0.0 points');
+    expect(formatPoints(-0.18, false)).toBe('18.0 points');
+    expect(formatPointsInterval({ low: -0.031, high: 0.1244 })).toBe('\u22123.1 to +12.4 points');
+    expect(formatRateOf(31, 50)).toBe('62.0% (31/50)');
+    expect(formatRatioInterval({ low: 0.350784, high: 1.026272 })).toBe('0.35 to 1.03');
+    expect(formatRatioInterval(null)).toBe('—');
+    expect(formatP(0.0241)).toBe('p = 0.02');
+    expect(formatP(0.00804)).toBe('p = 0.008');
+    expect(formatP(0.00004)).toBe('p < 0.001');
+    expect(formatP(3)).toBe('p = 1');
   });
 });

@@ -19,6 +19,7 @@ import { loadStoredModel, type ModelCache } from '../train/runs';
 import { gradCam, overlayHeatmap, smoothGrad, vanillaGradient, type SaliencyMap } from './saliency';
 import { computeImageStats, type ImageStatName } from '../analysis/image-stats';
 import { groupsFromVersion, modelBias, type ModelBiasReport } from '../analysis/model-bias';
+import { accuracyCounts, worstGroupGap, type AttributeAccuracyGap } from '../analysis/group-gaps';
 import { evaluateSlices, parseSlicesJson, statsUsed, type Slice, type SliceResult, type SliceSample } from './slices';
 import type { EvalSplit, EvaluationSummary } from '../storage/stored-shapes';
 export type { EvalSplit, EvaluationSummary } from '../storage/stored-shapes';
@@ -130,6 +131,30 @@ export async function modelBiasOf(
     favourableClass: req.favourableClass,
     privileged: req.privileged,
     groupValues: column.values,
+  });
+}
+
+/** For every attribute of the evaluated version: accuracy per group and the worst-off group against the rest. */
+export async function groupGapsFor(db: HearthDb, evaluationId: string): Promise<AttributeAccuracyGap[]> {
+  const { evaluation } = await getEvaluation(db, evaluationId);
+  return groupGapsOf(db, evaluation);
+}
+
+/** The same for any predictions on one dataset version (the export report's float and int8 models). */
+export async function groupGapsOf(
+  db: HearthDb,
+  evaluation: Pick<EvaluationSummary, 'versionId' | 'predictions'>,
+): Promise<AttributeAccuracyGap[]> {
+  const version = await getVersion(db, evaluation.versionId);
+  const indices = indicesInVersion(version, evaluation.predictions.ids);
+  return Object.entries(version.attributes).map(([attribute, column]) => {
+    const groups = accuracyCounts(
+      evaluation.predictions.trueLabels,
+      evaluation.predictions.predicted,
+      groupsFromVersion(version, attribute, indices),
+      column.values,
+    );
+    return { attribute, groups, ...worstGroupGap(groups) };
   });
 }
 

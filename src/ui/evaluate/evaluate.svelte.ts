@@ -1,5 +1,6 @@
 import { getContext, setContext } from 'svelte';
 import type { ModelBiasReport } from '../../lib/analysis/model-bias';
+import type { AttributeAccuracyGap } from '../../lib/analysis/group-gaps';
 import type { Slice, SliceResult } from '../../lib/evaluate/slices';
 import type { ClassStats } from '../../lib/evaluate/evaluate';
 import type { EvalSplit, EvaluationSummary, evaluateStored } from '../../lib/evaluate/evaluations';
@@ -78,7 +79,7 @@ export interface SaliencyResult {
  * models, evaluation, slices and saliency, and the data worker's pixels for thumbnails.
  */
 export interface EvaluateService
-  extends Methods<ComputeApi, 'listModels' | 'evaluate' | 'modelBias' | 'runSlices' | 'getSlices' | 'saveSlices' | 'saliency'>,
+  extends Methods<ComputeApi, 'listModels' | 'evaluate' | 'modelBias' | 'groupGaps' | 'runSlices' | 'getSlices' | 'saveSlices' | 'saliency'>,
     Methods<DataApi, 'getPixels'> {
   /** Stops the evaluate job `jobId` (it runs in the compute worker, not the data worker). */
   cancel(jobId: string): Promise<void>;
@@ -184,6 +185,13 @@ export class EvaluateState {
     const evaluation = this.evaluation;
     if (!evaluation) throw new Error('modelBias() needs an evaluation: run one first.');
     return this.#service.modelBias(evaluation.evaluationId, req);
+  }
+
+  /** Accuracy per group of the shown evaluation, for every attribute, with each one's worst-off group. */
+  async groupGaps(): Promise<AttributeAccuracyGap[]> {
+    const evaluation = this.evaluation;
+    if (!evaluation) throw new Error('groupGaps() needs an evaluation: run one first.');
+    return this.#service.groupGaps(evaluation.evaluationId);
   }
 
   /** Saves the slice list; with an evaluation shown, its results are run again. */

@@ -21,6 +21,8 @@ import {
   type CalibrationMethod,
 } from '../../lib/export/spec';
 import { formatPercent, NO_VALUE } from '../shared/metric';
+// Plain TypeScript without tfjs (scripts/ui-lib-imports.mjs).
+import { modelBiasEvidence, quantizationGap, type DisparateImpactEvidence, type GroupCount, type QuantizationGap } from '../../lib/analysis/group-gaps';
 
 /** What each calibration method does, in the form's words. */
 const CALIBRATION_METHOD_TEXT: Record<CalibrationMethod, { label: string; hint: string }> = {
@@ -206,6 +208,9 @@ export interface ComparisonCell {
   /** Disparate impact only: outside the four-fifths band, per model. */
   floatFlag: boolean;
   int8Flag: boolean;
+  /** Disparate impact only: the counts, interval and support of each model's ratio. */
+  floatEvidence?: DisparateImpactEvidence;
+  int8Evidence?: DisparateImpactEvidence;
 }
 
 export interface ComparisonRow {
@@ -216,17 +221,26 @@ export interface ComparisonRow {
 
 type Comparison = ModelBiasReport['comparisons'][number];
 
-function comparisonCells(f: Comparison, q: Comparison | undefined): Record<ComparisonKey, ComparisonCell> {
+function comparisonCells(
+  f: Comparison,
+  q: Comparison | undefined,
+  evidence: { float?: DisparateImpactEvidence; int8?: DisparateImpactEvidence } = {},
+): Record<ComparisonKey, ComparisonCell> {
   const missing: Metric = { value: undefined, reason: 'not in the int8 report' };
   const cell = (key: ComparisonKey): ComparisonCell => {
     const after = q ? q[key] : missing;
-    return {
+    const out: ComparisonCell = {
       float: f[key],
       int8: after,
       change: metricChange(f[key], after),
       floatFlag: key === 'disparateImpact' && f.disparateImpact.flag !== undefined,
       int8Flag: key === 'disparateImpact' && q?.disparateImpact.flag !== undefined,
     };
+    if (key === 'disparateImpact') {
+      if (evidence.float) out.floatEvidence = evidence.float;
+      if (evidence.int8) out.int8Evidence = evidence.int8;
+    }
+    return out;
   };
   return {
     statisticalParityDifference: cell('statisticalParityDifference'),
@@ -238,18 +252,47 @@ function comparisonCells(f: Comparison, q: Comparison | undefined): Record<Compa
 
 /** Each unprivileged group against the privileged one, float and int8; the pooled row last when there are several. */
 export function comparisonRows(g: GroupComparisonReport): ComparisonRow[] {
-  const rows: ComparisonRow[] = g.float.comparisons.map((f) => ({
-    unprivileged: f.unprivileged,
-    pooled: false,
-    cells: comparisonCells(
-      f,
-      g.int8.comparisons.find((q) => q.unprivileged === f.unprivileged),
-    ),
-  }));
+  const fe = modelBiasEvidence(g.float);
+  const qe = modelBiasEvidence(g.int8);
+  const rows: ComparisonRow[] = g.float.comparisons.map((f, i) => {
+    const k = g.int8.comparisons.findIndex((q) => q.unprivileged === f.unprivileged);
+    return {
+      unprivileged: f.unprivileged,
+      pooled: false,
+      cells: comparisonCells(f, g.int8.comparisons[k], { float: fe.comparisons[i], int8: k >= 0 ? qe.comparisons[k] : undefined }),
+    };
+  });
   if (g.float.comparisons.length > 1) {
-    rows.push({ unprivileged: g.float.pooledComparison.unprivileged, pooled: true, cells: comparisonCells(g.float.pooledComparison, g.int8.pooledComparison) });
+    rows.push({
+      unprivileged: g.float.pooledComparison.unprivileged,
+      pooled: true,
+      cells: comparisonCells(g.float.pooledComparison, g.int8.pooledComparison, { float: fe.pooled, int8: qe.pooled }),
+    });
   }
   return rows;
+}
+
+/** Four-fifths flags, float and int8 together, that the data back and that they cannot. */
+export function flagSupportCounts(rows: readonly ComparisonRow[]): { supported: number; unsupported: number } {
+  let supported = 0;
+  let unsupported = 0;
+  for (const r of rows) {
+    for (const e of [r.cells.disparateImpact.floatEvidence, r.cells.disparateImpact.int8Evidence]) {
+      if (e?.support === 'supported') supported++;
+      else if (e?.support === 'unsupported') unsupported++;
+    }
+  }
+  return { supported, unsupported };
+}
+
+/** A model's correct predictions per group, as group-gaps.ts counts them. */
+function accuracyCountsOf(report: ModelBiasReport): GroupCount[] {
+  return report.groups.map((g) => ({ group: g.group, n: g.n, hits: g.correct }));
+}
+
+/** Float against int8 for one attribute: each model's worst-off group, and the group int8 hurts most. */
+export function quantizationGapOf(g: GroupComparisonReport): QuantizationGap {
+  return quantizationGap(accuracyCountsOf(g.float), accuracyCountsOf(g.int8));
 }
 
 export interface SliceRow {
