@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { binomialLowerTail, classWarning, midRanks, normalUpperTail, scoreClasses, separation } from '../../src/lib/analysis/class-shortcuts';
+import { binomialLowerTail, classWarning, midRanks, scoreClasses, separation } from '../../src/lib/analysis/class-shortcuts';
+import { twoSidedP } from '../../src/lib/analysis/normal';
 import { computeImageStats } from '../../src/lib/analysis/image-stats';
 import { createStatColumns, detectShortcuts, setSampleStats, type ShortcutReport } from '../../src/lib/analysis/shortcuts';
 import { Rng } from '../../src/lib/data/rng';
@@ -33,19 +34,19 @@ describe('the statistics', () => {
     const r = Array.from(ranks).reduce((sum, rank, i) => sum + (y[i] ? rank : 0), 0);
     const b = separation(r, 4, 8, tieTerm);
     expect(b.auroc).toBeCloseTo(13 / 16, 12);
-    expect(2 * normalUpperTail(Math.abs(b.z))).toBeCloseTo(0.13913498406818411, 6);
+    expect(twoSidedP(b.z)).toBeCloseTo(0.13913498406818411, 6);
     const a = separation(36 - r, 4, 8, tieTerm);
     expect(a.auroc).toBeCloseTo(3 / 16, 12);
     expect(a.z).toBeCloseTo(-b.z, 12);
   });
 
   it('has the normal and binomial tails of scipy', () => {
-    expect(normalUpperTail(1.96)).toBeCloseTo(0.024997895148220435, 6);
-    expect(normalUpperTail(3.5)).toBeCloseTo(0.00023262907903552502, 7);
-    expect(normalUpperTail(-1.96)).toBeCloseTo(1 - 0.024997895148220435, 6);
+    expect(twoSidedP(1.96)).toBeCloseTo(2 * 0.024997895148220435, 6);
+    expect(twoSidedP(3.5)).toBeCloseTo(2 * 0.00023262907903552502, 7);
+    expect(twoSidedP(-1.96)).toBeCloseTo(2 * 0.024997895148220435, 6);
     // Two-sided p of the 8-sample example: z = (13 − 8) / sqrt(4·4/12 · (9 − 24/56)).
     const z = (13 - 8) / Math.sqrt((16 / 12) * (9 - 24 / 56));
-    expect(2 * normalUpperTail(z)).toBeCloseTo(0.13913498406818411, 6);
+    expect(twoSidedP(z)).toBeCloseTo(0.13913498406818411, 6);
     expect(binomialLowerTail(3, 200, 0.05)).toBeCloseTo(0.009048376396101461, 12);
     expect(binomialLowerTail(0, 50, 0.1)).toBeCloseTo(0.0051537752073201135, 12);
     expect(binomialLowerTail(20, 200, 0.05)).toBe(1);

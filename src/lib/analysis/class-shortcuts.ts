@@ -34,6 +34,7 @@
  * over every class and value the feature was scored for.
  */
 import type { Rng } from '../data/rng';
+import { twoSidedP } from './normal';
 
 /**
  * "Nearly absent": the class's share of the part at most this fraction of its share overall,
@@ -141,14 +142,6 @@ export function midRanks(x: Float64Array): { ranks: Float64Array; tieTerm: numbe
     i = j;
   }
   return { ranks, tieTerm };
-}
-
-/** Standard normal upper tail, by the Abramowitz–Stegun 7.1.26 erfc approximation (|error| < 1.5e-7). */
-export function normalUpperTail(z: number): number {
-  const x = Math.abs(z) / Math.SQRT2;
-  const t = 1 / (1 + 0.3275911 * x);
-  const erfc = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) * Math.exp(-x * x);
-  return z >= 0 ? erfc / 2 : 1 - erfc / 2;
 }
 
 export interface Separation {
@@ -435,7 +428,7 @@ export function scoreClasses(f: ClassFeature, labels: Int32Array, classNames: re
       }
     }
     const excess = Math.abs(sep.auroc - 0.5) - chance;
-    const p = Math.min(1, 2 * normalUpperTail(Math.abs(sep.z)) * tests);
+    const p = Math.min(1, twoSidedP(sep.z) * tests);
     const classNamesOf = members.map((c) => classNames[c] ?? String(c));
     const gap = coverageGap(allSubsets, inside, nIn / n);
     const flagged = gap !== null && excess >= CLASS_MIN_EXCESS && gap.lift <= CLASS_MAX_LIFT && gap.p * tests < CLASS_ALPHA;

@@ -24,6 +24,8 @@
 import type { AttributeBaseRates } from './data-bias';
 import type { Metric, ModelBiasReport } from './model-bias';
 import { FOUR_FIFTHS_HIGH, FOUR_FIFTHS_LOW } from './model-bias';
+import { twoSidedP } from './normal';
+export { twoSidedP } from './normal';
 
 /** Two-sided 95 %: the normal quantile Φ⁻¹(0.975). */
 export const Z_95 = 1.959963984540054;
@@ -39,27 +41,6 @@ export const MIN_GROUP_SAMPLES = 10;
 export interface Interval {
   low: number;
   high: number;
-}
-
-/** Complementary error function, Numerical Recipes' erfcc (fractional error < 1.2e-7 everywhere). */
-function erfc(x: number): number {
-  const z = Math.abs(x);
-  const t = 1 / (1 + 0.5 * z);
-  const r =
-    t *
-    Math.exp(
-      -z * z -
-        1.26551223 +
-        t *
-          (1.00002368 +
-            t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
-    );
-  return x >= 0 ? r : 2 - r;
-}
-
-/** P(|Z| ≥ |z|) for a standard normal Z. */
-export function twoSidedP(z: number): number {
-  return Math.min(1, erfc(Math.abs(z) / Math.SQRT2));
 }
 
 /** Wilson score interval for x successes in n trials; [0, 1] when n = 0. */
