@@ -190,16 +190,6 @@ function bestGroup(sums: Float64Array, counts: Float64Array, n: number, tieTerm:
   return best;
 }
 
-function shuffled(labels: Int32Array, rng: Rng): Int32Array {
-  const a = labels.slice();
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    const t = a[i] as number;
-    a[i] = a[j] as number;
-    a[j] = t;
-  }
-  return a;
-}
 
 interface Variable {
   /** Value name for a categorical indicator; null for the continuous statistic. */
@@ -380,7 +370,7 @@ export function scoreClasses(f: ClassFeature, labels: Int32Array, classNames: re
   const allSubsets = variables.flatMap((v) => v.subsets);
   const present = Array.from({ length: classes }, (_, c) => c).filter((c) => (counts[c] as number) > 0);
   const tests = Math.max(1, variables.length * (present.length + (present.length >= 4 ? 1 : 0)));
-  const perms = Array.from({ length: permutations }, () => shuffled(labels, rng));
+  const perms = Array.from({ length: permutations }, () => rng.shuffle(labels.slice()));
 
   const out: ClassShortcut[] = [];
   const perClass = new Map<number, { v: Variable; sep: Separation; chance: number }>();

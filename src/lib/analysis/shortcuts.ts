@@ -304,14 +304,6 @@ function majorityAccuracy(t: Contingency): number {
   return t.n === 0 ? 0 : correct / t.n;
 }
 
-function shuffleInPlace(a: Int32Array, rng: Rng): void {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    const tmp = a[i] as number;
-    a[i] = a[j] as number;
-    a[j] = tmp;
-  }
-}
 
 function pct(x: number): string {
   return `${Math.round(x * 100)} %`;
@@ -343,7 +335,7 @@ function score(f: BinnedFeature, classNames: readonly string[], rng: Rng, permut
   let chanceAccSum = 0;
   const shuffled = f.classes.slice();
   for (let p = 0; p < permutations; p++) {
-    shuffleInPlace(shuffled, rng);
+    rng.shuffle(shuffled);
     const t = contingency(f.bins, shuffled);
     chanceNmiSum += nmiOfTable(t);
     chanceAccSum += majorityAccuracy(t);

@@ -108,12 +108,12 @@ export class Rng {
     return r * Math.cos(theta);
   }
 
-  /** Fisher–Yates shuffle in place; returns the same array for chaining. */
-  shuffle<T>(a: T[]): T[] {
+  /** Fisher–Yates shuffle in place (an array or a typed array); returns the same array for chaining. */
+  shuffle<A extends { length: number; [i: number]: unknown }>(a: A): A {
     for (let i = a.length - 1; i > 0; i--) {
       const j = this.int(i + 1);
-      const tmp = a[i] as T;
-      a[i] = a[j] as T;
+      const tmp = a[i];
+      a[i] = a[j];
       a[j] = tmp;
     }
     return a;
