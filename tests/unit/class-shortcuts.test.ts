@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { binomialLowerTail, classWarning, midRanks, scoreClasses, separation } from '../../src/lib/analysis/class-shortcuts';
 import { twoSidedP } from '../../src/lib/analysis/normal';
-import { computeImageStats } from '../../src/lib/analysis/image-stats';
-import { createStatColumns, detectShortcuts, setSampleStats, type ShortcutReport } from '../../src/lib/analysis/shortcuts';
+import type { ShortcutReport } from '../../src/lib/analysis/shortcuts';
 import { Rng } from '../../src/lib/data/rng';
-import { buildSampleDataset, parseMnistFiles, type MnistArrays, type SampleDatasetId } from '../../src/lib/data/samples/catalog';
+import { parseMnistFiles, type MnistArrays, type SampleDatasetId } from '../../src/lib/data/samples/catalog';
 import { readMnistFiles } from '../helpers/mnist';
+import { analyseSampleDataset } from './helpers/sample-shortcuts';
 import { PLANT_KEEPS, PLANT_KINDS, PLANT_STRENGTHS, plant, plantBase, type PlantBase } from './helpers/planted-shortcuts';
 
 const words = { label: 'brightness', low: 'dark', high: 'bright', advice: 'collect dark images of every class' };
@@ -131,24 +131,7 @@ describe('the sample datasets keep their verdicts', () => {
     mnist = parseMnistFiles(readMnistFiles());
   });
 
-  function analyse(id: SampleDatasetId, only?: 'train'): ShortcutReport {
-    const built = buildSampleDataset(id, mnist, { maxPerSplit: 2000 });
-    const samples = [...built.samples].filter((s) => only === undefined || s.split === only);
-    const { width, height, channels } = built.project.input;
-    const stats = createStatColumns(samples.length);
-    const labels = new Int16Array(samples.length);
-    const colorValues = ['red', 'green', 'blue', 'yellow', 'magenta', 'cyan', 'orange', 'purple', 'pink', 'lime'];
-    const codes = new Int16Array(samples.length);
-    let i = 0;
-    for (const s of samples) {
-      setSampleStats(stats, i, computeImageStats(s.pixelsHwc, width, height, channels), null);
-      labels[i] = built.project.classes.indexOf(s.label);
-      codes[i] = s.attributes.color === undefined ? -1 : colorValues.indexOf(s.attributes.color);
-      i++;
-    }
-    const attributes: Record<string, { values: string[]; codes: Int16Array }> = id === 'colored-mnist' ? { color: { values: colorValues, codes } } : {};
-    return detectShortcuts({ labels, classes: built.project.classes, stats, attributes, seed: 2024 });
-  }
+  const analyse = (id: SampleDatasetId, only?: 'train'): ShortcutReport => analyseSampleDataset(mnist, id, { only });
 
   it('flags no class on MNIST or MNIST-LT, though their digits differ in ink', () => {
     for (const id of ['mnist', 'mnist-lt'] as const) {

@@ -1,5 +1,4 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { computeImageStats } from '../../src/lib/analysis/image-stats';
 import { contingency, entropy, mutualInfo, nmi } from '../../src/lib/analysis/nmi';
 import {
   GRAY_HUE_BIN,
@@ -18,12 +17,12 @@ import {
 } from '../../src/lib/analysis/shortcuts';
 import { Rng } from '../../src/lib/data/rng';
 import {
-  buildSampleDataset,
   parseMnistFiles,
   type MnistArrays,
   type SampleDatasetId,
 } from '../../src/lib/data/samples/catalog';
 import { readMnistFiles } from '../helpers/mnist';
+import { analyseSampleDataset } from './helpers/sample-shortcuts';
 
 /** Samples per split for the real-data tests: 6,000 images, a few seconds with statistics. */
 const SUBSET_PER_SPLIT = 2000;
@@ -242,24 +241,7 @@ describe('detectShortcuts on the sample datasets', () => {
     mnist = parseMnistFiles(files);
   });
 
-  function analyse(id: SampleDatasetId): ShortcutReport {
-    const built = buildSampleDataset(id, mnist, { maxPerSplit: SUBSET_PER_SPLIT });
-    const { width, height, channels } = built.project.input;
-    const stats = createStatColumns(built.total);
-    const labels = new Int16Array(built.total);
-    const colorValues = ['red', 'green', 'blue', 'yellow', 'magenta', 'cyan', 'orange', 'purple', 'pink', 'lime'];
-    const colorCodes = new Int16Array(built.total);
-    let i = 0;
-    for (const s of built.samples) {
-      setSampleStats(stats, i, computeImageStats(s.pixelsHwc, width, height, channels), null);
-      labels[i] = built.project.classes.indexOf(s.label);
-      colorCodes[i] = s.attributes.color === undefined ? -1 : colorValues.indexOf(s.attributes.color);
-      i++;
-    }
-    const attributes: Record<string, { values: string[]; codes: Int16Array }> =
-      id === 'colored-mnist' ? { color: { values: colorValues, codes: colorCodes } } : {};
-    return detectShortcuts({ labels, classes: built.project.classes, stats, attributes, seed: 2024 });
-  }
+  const analyse = (id: SampleDatasetId): ShortcutReport => analyseSampleDataset(mnist, id, { perSplit: SUBSET_PER_SPLIT });
 
   it('flags nothing on plain MNIST, although brightness depends on the digit a little', () => {
     const r = analyse('mnist');
