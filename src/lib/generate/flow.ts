@@ -247,7 +247,7 @@ export async function trainFlow(
         const yt = tf.tensor2d(y, [rows.length, k]);
         const { value, grads } = tf.variableGrads(() => flowLoss(flowForward(flow, wt), yt, data.attributes, sigma), flow.variables);
         const clipped = clipByGlobalNorm(grads, t.clipNorm);
-        optimizer.applyGradients(clipped as tf.NamedTensorMap);
+        optimizer.applyGradients(Object.entries(clipped).map(([name, tensor]) => ({ name, tensor })));
         sum += (await value.data())[0] as number;
         batches++;
         tf.dispose([wt, yt, value, ...Object.values(grads), ...Object.values(clipped)]);
