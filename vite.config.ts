@@ -4,6 +4,7 @@ import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { fileURLToPath } from 'node:url';
 import { CSP } from './scripts/csp.mjs';
 import { serviceWorker } from './scripts/sw-plugin.mjs';
+import { staticModels } from './scripts/static-models-plugin.mjs';
 
 /** The built page carries its CSP itself, so any static host keeps requests on-origin. */
 function cspMeta(): Plugin {
@@ -16,7 +17,7 @@ function cspMeta(): Plugin {
 }
 
 export default defineConfig({
-  plugins: [svelte(), cspMeta(), serviceWorker()],
+  plugins: [svelte(), cspMeta(), staticModels(), serviceWorker()],
   resolve: {
     alias: { $lib: fileURLToPath(new URL('./src/lib', import.meta.url)) },
   },
