@@ -6,7 +6,7 @@ import svelteConfig from './svelte.config.js';
 import { UI_LIB_VALUE_IMPORTS } from './scripts/ui-lib-imports.mjs';
 
 export default ts.config(
-  { ignores: ['dist/', 'node_modules/', 'public/', 'test-results/', 'playwright-report/', '.bench/'] },
+  { ignores: ['dist/', 'node_modules/', 'public/', 'test-results/', 'playwright-report/', '.bench/', '.train-cache/'] },
   js.configs.recommended,
   ...ts.configs.recommended,
   ...svelte.configs.recommended,
