@@ -122,6 +122,8 @@ interface CheckpointMeta {
   step: number;
   elapsedMs: number;
   recentLosses: Record<string, number[]>;
+  /** img/s of every LOG_EVERY_STEPS window so far, so a resumed or --finish-only run reports the whole run's median. */
+  imgPerSecWindows: number[];
   modelWeights: number[][][];
   optimizers: { stepCount: number; slots: { name: string; shape: number[] }[] }[];
 }
@@ -224,18 +226,20 @@ async function runTraining(loop: TrainLoop): Promise<TrainSummary> {
   let step = 0;
   let elapsedMs = 0;
   let recent: Record<string, number[]> = {};
+  let throughput: number[] = [];
   if (args.resume || args.finishOnly) {
     const { meta, states } = loadCheckpoint(dir, { kind, seed: args.seed, config: loop.config }, loop.models);
     loop.setOptimizerStates(states);
     step = meta.step;
     elapsedMs = meta.elapsedMs;
     recent = meta.recentLosses;
+    throughput = meta.imgPerSecWindows;
     console.log(`resumed at step ${step} after ${(elapsedMs / 60_000).toFixed(1)} min`);
   }
   const stepsPerEpoch = Math.floor(n / BATCH);
   const budgetMs = args.minutes * 60_000;
   const checkpoint = async (): Promise<void> =>
-    saveCheckpoint(dir, { kind, seed: args.seed, config: loop.config, step, elapsedMs, recentLosses: recent }, loop.models, await loop.optimizerStates());
+    saveCheckpoint(dir, { kind, seed: args.seed, config: loop.config, step, elapsedMs, recentLosses: recent, imgPerSecWindows: throughput }, loop.models, await loop.optimizerStates());
 
   let order = new Uint32Array(0);
   let orderEpoch = -1;
@@ -244,7 +248,6 @@ async function runTraining(loop: TrainLoop): Promise<TrainSummary> {
   let lastCheckpoint = sessionStart;
   let windowStart = sessionStart;
   let windowSteps = 0;
-  const throughput: number[] = [];
   while (!args.finishOnly && elapsedMs < budgetMs) {
     const epoch = Math.floor(step / stepsPerEpoch);
     if (epoch !== orderEpoch) {
@@ -294,7 +297,6 @@ async function runTraining(loop: TrainLoop): Promise<TrainSummary> {
     steps: step,
     epochs: round(step / stepsPerEpoch, 2),
     wallMinutes: round(elapsedMs / 60_000, 1),
-    // A --finish-only run measures no throughput; null rather than a made-up number.
     medianImgPerSec: round(sorted[Math.floor(sorted.length / 2)] ?? Number.NaN, 1),
     finalLosses: Object.fromEntries(Object.entries(recent).map(([name, v]) => [name, round(mean(v))])),
     lossWindowSteps: Math.max(0, ...Object.values(recent).map((v) => v.length)),

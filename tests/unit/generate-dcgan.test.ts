@@ -13,6 +13,7 @@ import {
   DcganTrainer,
   DEFAULT_DCGAN_CONFIG,
   generate,
+  MinibatchStdDev,
   sampleLatents,
   validateDcganConfig,
   type DcganConfig,
@@ -104,6 +105,24 @@ describe('DCGAN', () => {
     tf.dispose([real, zD, zG]);
     g.dispose();
     d.dispose();
+  });
+
+  it('the minibatch-std layer appends one channel: ~0 for a batch of identical images, larger for varied ones', () => {
+    const layer = new MinibatchStdDev({ name: 'mbstd_test' });
+    const before = tf.memory().numTensors;
+    const [same, varied] = tf.tidy(() => {
+      const one = tf.randomUniform([1, 3, 3, 2], 0, 1, 'float32', 1);
+      const sameOut = layer.apply(tf.concat([one, one, one], 0)) as tf.Tensor4D;
+      const variedOut = layer.apply(tf.randomUniform([3, 3, 3, 2], 0, 1, 'float32', 2)) as tf.Tensor4D;
+      expect(sameOut.shape).toEqual([3, 3, 3, 3]);
+      const last = (t: tf.Tensor4D): number[] => Array.from(t.slice([0, 0, 0, 2], [-1, -1, -1, 1]).dataSync());
+      return [last(sameOut), last(variedOut)];
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    for (const v of same as number[]) expect(v).toBeLessThan(1e-3);
+    const first = (varied as number[])[0] as number;
+    expect(first).toBeGreaterThan(0.1);
+    for (const v of varied as number[]) expect(v).toBeCloseTo(first, 6);
   });
 
   it('refuses a config it cannot build, saying which value is wrong', () => {

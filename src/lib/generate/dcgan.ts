@@ -7,7 +7,8 @@
  *        → conv2dTranspose(gChannels/2, 4, stride 2) → BN → ReLU      14×14
  *        → conv2dTranspose(3, 4, stride 2) → sigmoid                 28×28×3 in [0, 1]
  *   D: x [N, 28, 28, 3] → conv(dChannels, 4, s2) → LeakyReLU(0.2)
- *        → conv(2·dChannels, 4, s2) → [BN] → LeakyReLU(0.2) → flatten → dense 1 (a logit)
+ *        → conv(2·dChannels, 4, s2) → [BN] → LeakyReLU(0.2) → [minibatch std]
+ *        → flatten → dense 1 (a logit)
  *
  * Both are tfjs layers models (`tf.sequential`), so the generator saves and loads with
  * `tf.io` like any other layers model. Every weight is drawn from a seeded initialiser
@@ -37,6 +38,13 @@ export interface DcganConfig {
    * dots after 200 steps); without it, the same 200 steps gave digit-like strokes.
    */
   dBatchNorm?: boolean;
+  /**
+   * Append the minibatch standard deviation (Karras et al., 2018) as one more feature
+   * map before D's dense layer; default false. A per-image D cannot see that every fake
+   * in a batch wears the same colour: without it, the generator wore green only after
+   * 800 steps, then yellow (mode hopping), and drew mostly 1s.
+   */
+  minibatchStd?: boolean;
   /**
    * Initial bias of the output layer before the sigmoid; default 0 (mid-grey). A negative
    * value starts the generator dark, as the training images mostly are.
@@ -68,7 +76,7 @@ const BN_EPSILON = 1e-5;
  * on one wasm thread. It starts dark (output bias −2.5, about the logit of Colored MNIST's
  * mean pixel), as the images mostly are.
  */
-export const DEFAULT_DCGAN_CONFIG: Readonly<DcganConfig> = { latentSize: 64, gChannels: 64, dChannels: 32, dBatchNorm: false, outputBias: -2.5 };
+export const DEFAULT_DCGAN_CONFIG: Readonly<DcganConfig> = { latentSize: 64, gChannels: 64, dChannels: 32, dBatchNorm: false, minibatchStd: true, outputBias: -2.5 };
 
 /** The training recipe of DCGAN's paper: Adam lr 2e-4, β1 0.5. */
 export const DCGAN_ADAM: Readonly<AdamConfig> = { kind: 'adam', lr: 2e-4, beta1: 0.5, beta2: 0.999, eps: 1e-8 };
@@ -98,6 +106,36 @@ function kernelInit(seed: number, layerName: string): ReturnType<typeof tf.initi
 function batchNorm(name: string): ReturnType<typeof tf.layers.batchNormalization> {
   return tf.layers.batchNormalization({ name, axis: -1, momentum: BN_MOMENTUM, epsilon: BN_EPSILON });
 }
+
+/** Keeps the standard deviation away from sqrt(0), whose gradient is infinite. */
+const MBSTD_EPSILON = 1e-8;
+
+/**
+ * [N, H, W, C] → [N, H, W, C + 1]: the last channel is, everywhere, the mean over all
+ * features of their standard deviation across the batch. A batch of near-identical fakes
+ * scores near 0 where a batch of real digits does not, so D can penalise a collapsed
+ * generator. Only the discriminator uses it, and D is never saved as a model file, so the
+ * layer needs no serialisation beyond its class name.
+ */
+export class MinibatchStdDev extends tf.layers.Layer {
+  static readonly className = 'MinibatchStdDev';
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    return [...shape.slice(0, -1), (shape[shape.length - 1] as number) + 1];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+      const centred = x.sub(x.mean(0, true));
+      const std = centred.square().mean(0).add(MBSTD_EPSILON).sqrt().mean();
+      const [n, h, w] = x.shape;
+      return tf.concat([x, tf.ones([n, h, w, 1]).mul(std)], 3);
+    });
+  }
+}
+tf.serialization.registerClass(MinibatchStdDev);
 
 /** The generator: z [N, latentSize] → NHWC [N, 28, 28, 3] in [0, 1]. The caller disposes it. */
 export function buildGenerator(config: DcganConfig, seed: number): tf.Sequential {
@@ -171,6 +209,7 @@ export function buildDiscriminator(config: DcganConfig, seed: number): tf.Sequen
       }),
       ...(config.dBatchNorm === true ? [batchNorm('d_bn2')] : []),
       tf.layers.leakyReLU({ name: 'd_lrelu2', alpha: LEAKY_ALPHA }),
+      ...(config.minibatchStd === true ? [new MinibatchStdDev({ name: 'd_mbstd' })] : []),
       tf.layers.flatten({ name: 'd_flatten' }),
       tf.layers.dense({ name: 'd_logit', units: 1, kernelInitializer: kernelInit(seed, 'd_logit'), biasInitializer: 'zeros' }),
     ],
