@@ -14,6 +14,7 @@ import {
   DEFAULT_DCGAN_CONFIG,
   generate,
   MinibatchStdDev,
+  packImages,
   sampleLatents,
   validateDcganConfig,
   type DcganConfig,
@@ -54,8 +55,8 @@ describe('DCGAN', () => {
     const [min, max] = tf.tidy(() => [images.min().dataSync()[0] as number, images.max().dataSync()[0] as number]);
     expect(min).toBeGreaterThanOrEqual(0);
     expect(max).toBeLessThanOrEqual(1);
-    const logits = d.predict(images) as tf.Tensor;
-    expect(logits.shape).toEqual([BATCH, 1]);
+    const logits = tf.tidy(() => d.predict(packImages(images, CONFIG.pack ?? 1)) as tf.Tensor);
+    expect(logits.shape).toEqual([BATCH / (CONFIG.pack ?? 1), 1]);
     tf.dispose([images, logits]);
     expect(tf.memory().numTensors).toBe(before);
     g.dispose();
@@ -123,6 +124,17 @@ describe('DCGAN', () => {
     const first = (varied as number[])[0] as number;
     expect(first).toBeGreaterThan(0.1);
     for (const v of varied as number[]) expect(v).toBeCloseTo(first, 6);
+  });
+
+  it('packing puts consecutive images side by side on the channel axis', () => {
+    const packed = tf.tidy(() => {
+      const x = tf.tensor4d([1, 2, 3, 4, 5, 6, 7, 8], [4, 1, 1, 2]);
+      return Array.from(packImages(x, 2).dataSync());
+    });
+    expect(packed).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    const shape = tf.tidy(() => packImages(tf.zeros([4, 2, 2, 3]) as tf.Tensor4D, 2).shape);
+    expect(shape).toEqual([2, 2, 2, 6]);
+    expect(() => tf.tidy(() => packImages(tf.zeros([3, 2, 2, 3]) as tf.Tensor4D, 2))).toThrow(/multiple of 2/);
   });
 
   it('refuses a config it cannot build, saying which value is wrong', () => {

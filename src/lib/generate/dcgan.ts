@@ -6,7 +6,7 @@
  *   G: z [N, latent] → dense 7·7·gChannels → reshape → BN → ReLU
  *        → conv2dTranspose(gChannels/2, 4, stride 2) → BN → ReLU      14×14
  *        → conv2dTranspose(3, 4, stride 2) → sigmoid                 28×28×3 in [0, 1]
- *   D: x [N, 28, 28, 3] → conv(dChannels, 4, s2) → LeakyReLU(0.2)
+ *   D: x [N / pack, 28, 28, 3·pack] → conv(dChannels, 4, s2) → LeakyReLU(0.2)
  *        → conv(2·dChannels, 4, s2) → [BN] → LeakyReLU(0.2) → [minibatch std]
  *        → flatten → dense 1 (a logit)
  *
@@ -46,6 +46,14 @@ export interface DcganConfig {
    */
   minibatchStd?: boolean;
   /**
+   * PacGAN packing (Lin et al., 2018): D judges this many images at once, stacked along
+   * the channel axis, so a pack of fakes that all wear one colour stands out against a
+   * pack of real digits, which (90 % of the time) do not; default 1 (no packing). With
+   * the minibatch-std feature alone the generator still wore one colour per checkpoint
+   * (pink at step 194, blue at step 397). The batch size must be a multiple of it.
+   */
+  pack?: number;
+  /**
    * Initial bias of the output layer before the sigmoid; default 0 (mid-grey). A negative
    * value starts the generator dark, as the training images mostly are.
    */
@@ -76,7 +84,7 @@ const BN_EPSILON = 1e-5;
  * on one wasm thread. It starts dark (output bias −2.5, about the logit of Colored MNIST's
  * mean pixel), as the images mostly are.
  */
-export const DEFAULT_DCGAN_CONFIG: Readonly<DcganConfig> = { latentSize: 64, gChannels: 64, dChannels: 32, dBatchNorm: false, minibatchStd: true, outputBias: -2.5 };
+export const DEFAULT_DCGAN_CONFIG: Readonly<DcganConfig> = { latentSize: 64, gChannels: 64, dChannels: 32, dBatchNorm: false, minibatchStd: true, pack: 2, outputBias: -2.5 };
 
 /** The training recipe of DCGAN's paper: Adam lr 2e-4, β1 0.5. */
 export const DCGAN_ADAM: Readonly<AdamConfig> = { kind: 'adam', lr: 2e-4, beta1: 0.5, beta2: 0.999, eps: 1e-8 };
@@ -89,9 +97,28 @@ export function validateDcganConfig(config: DcganConfig): void {
   if (!Number.isInteger(gChannels) || gChannels < 2 || gChannels % 2 !== 0) {
     throw new InvalidInputError(`The generator's channel count must be an even integer of at least 2, got ${gChannels}.`);
   }
+  const pack = config.pack ?? 1;
+  if (!Number.isInteger(pack) || pack < 1) {
+    throw new InvalidInputError(`The pack size must be a positive integer, got ${pack}.`);
+  }
   if (!Number.isInteger(dChannels) || dChannels < 1) {
     throw new InvalidInputError(`The discriminator's channel count must be a positive integer, got ${dChannels}.`);
   }
+}
+
+function packOf(config: DcganConfig): number {
+  return config.pack ?? 1;
+}
+
+/**
+ * [N, H, W, C] → [N / pack, H, W, pack·C]: consecutive images side by side on the channel
+ * axis, for a packed discriminator. Call inside tf.tidy.
+ */
+export function packImages(xNhwc: tf.Tensor4D, pack: number): tf.Tensor4D {
+  if (pack === 1) return xNhwc;
+  const [n, h, w, c] = xNhwc.shape;
+  if (n % pack !== 0) throw new InvalidInputError(`A batch of ${n} images cannot be split into packs of ${pack}: use a batch size that is a multiple of ${pack}.`);
+  return xNhwc.reshape([n / pack, pack, h, w, c]).transpose([0, 2, 3, 1, 4]).reshape([n / pack, h, w, pack * c]);
 }
 
 /** A seed per layer, a function of the model seed and the layer name only. */
@@ -189,7 +216,7 @@ export function buildDiscriminator(config: DcganConfig, seed: number): tf.Sequen
     layers: [
       tf.layers.conv2d({
         name: 'd_conv1',
-        inputShape: [DCGAN_SIDE_PX, DCGAN_SIDE_PX, DCGAN_CHANNELS],
+        inputShape: [DCGAN_SIDE_PX, DCGAN_SIDE_PX, DCGAN_CHANNELS * packOf(config)],
         filters: dChannels,
         kernelSize: KERNEL_PX,
         strides: STRIDE,
@@ -269,6 +296,7 @@ export class DcganTrainer {
   readonly #dOpt: Optimizer;
   readonly #lr: number;
   readonly #realLabel: number;
+  readonly #pack: number;
 
   constructor(generator: tf.Sequential, discriminator: tf.Sequential, opts: DcganTrainerOptions = {}) {
     const adam = opts.adam ?? DCGAN_ADAM;
@@ -281,6 +309,9 @@ export class DcganTrainer {
     this.#dOpt = new Optimizer(adam, 0, this.#dVars);
     this.#lr = adam.lr;
     this.#realLabel = opts.realLabel ?? 0.9;
+    // D's input channels say how many images it judges at once.
+    const dInput = discriminator.inputs[0]?.shape[3] ?? DCGAN_CHANNELS;
+    this.#pack = dInput / DCGAN_CHANNELS;
     if (!(this.#realLabel > 0.5 && this.#realLabel <= 1)) {
       throw new InvalidInputError(`The real label must be in (0.5, 1], got ${this.#realLabel}.`);
     }
@@ -297,6 +328,7 @@ export class DcganTrainer {
   async step(realNhwc: tf.Tensor4D, zD: tf.Tensor2D, zG: tf.Tensor2D): Promise<DcganStepResult> {
     const g = this.generator;
     const d = this.discriminator;
+    const pack = this.#pack;
     const realLabel = this.#realLabel;
     const dOut = tf.tidy(() => {
       // G's output is a constant here: the gradient is taken over D's variables only.
@@ -304,8 +336,8 @@ export class DcganTrainer {
       let realMean: tf.Scalar | null = null;
       let fakeMean: tf.Scalar | null = null;
       const { value, grads } = tf.variableGrads(() => {
-        const realLogits = d.apply(realNhwc, { training: true }) as tf.Tensor2D;
-        const fakeLogits = d.apply(fake, { training: true }) as tf.Tensor2D;
+        const realLogits = d.apply(packImages(realNhwc, pack), { training: true }) as tf.Tensor2D;
+        const fakeLogits = d.apply(packImages(fake, pack), { training: true }) as tf.Tensor2D;
         realMean = tf.keep(tf.sigmoid(realLogits).mean() as tf.Scalar);
         fakeMean = tf.keep(tf.sigmoid(fakeLogits).mean() as tf.Scalar);
         return bceWithLogits(realLogits, realLabel).add(bceWithLogits(fakeLogits, 0)) as tf.Scalar;
@@ -316,7 +348,7 @@ export class DcganTrainer {
     const gLoss = tf.tidy(() => {
       const { value, grads } = tf.variableGrads(() => {
         const fake = g.apply(zG, { training: true }) as tf.Tensor4D;
-        const logits = d.apply(fake, { training: true }) as tf.Tensor2D;
+        const logits = d.apply(packImages(fake, pack), { training: true }) as tf.Tensor2D;
         return bceWithLogits(logits, 1);
       }, this.#gVars);
       this.#gOpt.step(this.#gVars.map((v) => grads[v.name] as tf.Tensor), this.#lr);
