@@ -87,12 +87,13 @@ function shapeBatch(rgbHwc: ArrayLike<number>, start: number, count: number): tf
   return tf.tensor4d(values, [count, SIDE, SIDE, 1]);
 }
 
-interface Split {
+/** The samples of one split: pixels concatenated (HWC uint8 RGB 28×28), labels beside. */
+export interface Split {
   pixelsHwc: Uint8Array;
   labels: Uint8Array;
 }
 
-function collectSplit(built: BuiltSampleDataset, split: 'train' | 'test'): Split {
+export function collectSplit(built: BuiltSampleDataset, split: 'train' | 'test'): Split {
   const n = built.splitCounts[split];
   const pixelsHwc = new Uint8Array(n * RGB_PIXELS);
   const labels = new Uint8Array(n);

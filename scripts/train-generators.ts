@@ -35,7 +35,7 @@ import {
 import { buildDecoder, buildEncoder, DEFAULT_VAE_CONFIG, encodeMean, VAE_ADAM, VaeTrainer } from '../src/lib/generate/vae.ts';
 import type { OptimizerState } from '../src/lib/train/optim.ts';
 import { readMnistFiles } from '../tests/helpers/mnist.ts';
-import { judgeGenerator } from './generator-figures.ts';
+import { collectSplit, judgeGenerator } from './generator-figures.ts';
 
 const PIXELS = DCGAN_SIDE_PX * DCGAN_SIDE_PX * DCGAN_CHANNELS;
 const BATCH = 64;
@@ -85,21 +85,6 @@ function parseArgs(argv: string[]): Args {
   }
   if (!Number.isInteger(args.seed)) throw new Error(`--seed must be an integer, got ${args.seed}.`);
   return args;
-}
-
-/** The samples of one split: pixels concatenated (HWC uint8 RGB), labels beside. */
-function collectSplit(built: BuiltSampleDataset, split: 'train' | 'test'): { pixelsHwc: Uint8Array; labels: Uint8Array } {
-  const n = built.splitCounts[split];
-  const pixelsHwc = new Uint8Array(n * PIXELS);
-  const labels = new Uint8Array(n);
-  let i = 0;
-  for (const s of built.samples) {
-    if (s.split !== split) continue;
-    pixelsHwc.set(s.pixelsHwc, i * PIXELS);
-    labels[i] = Number(s.label);
-    i++;
-  }
-  return { pixelsHwc, labels };
 }
 
 function batchTensor(pixelsHwc: Uint8Array, indices: ArrayLike<number>): tf.Tensor4D {
